@@ -1,0 +1,21 @@
+//! obs-virtual-background: an OBS Studio filter that segments the person in a video source with an ONNX
+//! model and replaces the background with a blur, a picture, a colour or transparency.
+//!
+//! The core (everything but `obs`) knows nothing of OBS, so the tests and offline tools use it directly.
+
+pub mod background_image;
+pub mod blur;
+pub mod error;
+pub mod image_loader;
+pub mod latest_slot;
+pub mod mask;
+pub mod model;
+pub mod preprocess;
+pub mod runtime;
+pub mod segmenter;
+pub mod settings;
+pub mod status;
+pub mod worker;
+
+#[cfg(feature = "plugin")]
+mod obs;

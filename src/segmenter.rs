@@ -1,0 +1,120 @@
+//! One segmentation model in an ONNX Runtime session: RGBA frame in, person mask out. Pure CPU, no OBS.
+
+use crate::error::Error;
+use crate::mask::Mask;
+use crate::model::{ModelSpec, Normalization};
+use crate::preprocess::{fill_tensor, RgbaView};
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Which model file to load and how to feed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSource {
+    pub path: PathBuf,
+    pub label: String,
+    pub normalization: Normalization,
+}
+
+/// Time spent in each step of one `segment` call.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Timings {
+    pub preprocess: Duration,
+    pub inference: Duration,
+    pub postprocess: Duration,
+}
+
+pub struct Segmenter {
+    session: Session,
+    spec: ModelSpec,
+    tensor: Vec<f32>,
+}
+
+impl Segmenter {
+    /// Loads a model. Every failure (missing, empty or corrupt file, unusable shapes) is an `Error` with the
+    /// path and the reason.
+    pub fn load(environment: &Environment, source: &ModelSource, threads: usize) -> Result<Segmenter, Error> {
+        let path = &source.path;
+        check_model_file(path)?;
+        let invalid = |e: &dyn std::fmt::Display| {
+            Error::model(format!("{} is not a usable ONNX model: {e}", path.display()))
+        };
+        let session = Session::builder(environment)
+            .map_err(|e| Error::runtime(format!("cannot create an ONNX Runtime session: {e}")))?
+            .with_intra_threads(threads.max(1))
+            .and_then(|b| b.with_inter_threads(1))
+            // Spinning threads burn a core while idle between frames; OBS needs that core.
+            .and_then(|b| b.with_intra_op_spinning(false))
+            .map_err(|e| Error::runtime(format!("cannot configure the ONNX Runtime session: {e}")))?
+            .commit_from_file(path)
+            .map_err(|e| invalid(&e))?;
+
+        let (input, output) = match (session.inputs().first(), session.outputs().first()) {
+            (Some(i), Some(o)) => (i, o),
+            _ => return Err(invalid(&"it has no input or no output")),
+        };
+        let float_shape = |t: &ValueType, what: &str| match t {
+            ValueType::Tensor { ty: TensorElementType::Float32, shape, .. } => Ok(shape.to_vec()),
+            other => Err(invalid(&format!("its {what} is {other:?}, expected a float32 tensor"))),
+        };
+        let input_shape = float_shape(input.dtype(), "input")?;
+        let output_shape = float_shape(output.dtype(), "output")?;
+        let spec = ModelSpec::from_shapes(&source.label, input.name(), &input_shape, &output_shape, source.normalization)
+            .map_err(|e| Error::model(format!("{}: {e}", path.display())))?;
+        let tensor = vec![0.0; spec.input_len()];
+        Ok(Segmenter { session, spec, tensor })
+    }
+
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// Segments one frame of any size (resized to the model's input when needed).
+    pub fn segment(&mut self, frame: RgbaView<'_>) -> Result<Mask, Error> {
+        self.segment_timed(frame).map(|(mask, _)| mask)
+    }
+
+    pub fn segment_timed(&mut self, frame: RgbaView<'_>) -> Result<(Mask, Timings), Error> {
+        let failed = |e: ort::Error| Error::inference(format!("inference failed: {e}"));
+        let t0 = Instant::now();
+        fill_tensor(frame, &self.spec, &mut self.tensor);
+        let input = TensorRef::from_array_view((self.spec.input_shape(), self.tensor.as_slice())).map_err(failed)?;
+        let t1 = Instant::now();
+        let outputs = self.session.run(ort::inputs![self.spec.input_name.as_str() => input]).map_err(failed)?;
+        let t2 = Instant::now();
+        let (_, values) = outputs[0].try_extract_tensor::<f32>().map_err(failed)?;
+        let mask = Mask::from_output(values, self.spec.width, self.spec.height, self.spec.output)?;
+        let t3 = Instant::now();
+        Ok((mask, Timings { preprocess: t1 - t0, inference: t2 - t1, postprocess: t3 - t2 }))
+    }
+}
+
+/// Catches the common file problems before ONNX Runtime does, with plainer messages than it gives.
+fn check_model_file(path: &Path) -> Result<(), Error> {
+    match std::fs::metadata(path) {
+        Err(_) if path.as_os_str().is_empty() => Err(Error::model("no model file chosen")),
+        Err(e) => Err(Error::model(format!("cannot read model file {}: {e}", path.display()))),
+        Ok(m) if !m.is_file() => Err(Error::model(format!("model path {} is not a file", path.display()))),
+        Ok(m) if m.len() == 0 => Err(Error::model(format!("model file {} is empty", path.display()))),
+        Ok(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_problems_are_named() {
+        assert!(check_model_file(Path::new("")).unwrap_err().message.contains("no model file"));
+        let missing = check_model_file(Path::new("/nonexistent/model.onnx")).unwrap_err();
+        assert!(missing.message.contains("/nonexistent/model.onnx"));
+        assert!(check_model_file(Path::new("/")).unwrap_err().message.contains("not a file"));
+        let empty = std::env::temp_dir().join(format!("vbg-empty-{}.onnx", std::process::id()));
+        std::fs::write(&empty, b"").unwrap();
+        assert!(check_model_file(&empty).unwrap_err().message.contains("empty"));
+        std::fs::remove_file(empty).unwrap();
+    }
+}

@@ -1,0 +1,266 @@
+//! The filter's settings: keys, defaults, ranges and validation.
+//!
+//! Shared by the OBS filter and the offline tools so both mean the same thing by every name. A key, once
+//! released, never changes meaning: new behaviour gets a new key.
+
+/// Settings keys as stored in OBS scene collections.
+pub mod keys {
+    pub const MODE: &str = "mode";
+    pub const BLUR_STRENGTH: &str = "blur_strength";
+    pub const IMAGE_PATH: &str = "image_path";
+    pub const IMAGE_FIT: &str = "image_fit";
+    pub const COLOR: &str = "color";
+    pub const MODEL: &str = "model";
+    pub const MODEL_PATH: &str = "model_path";
+    pub const THRESHOLD: &str = "threshold";
+    pub const SOFTNESS: &str = "softness";
+    pub const THREADS: &str = "threads";
+}
+
+/// Declares a settings enum stored as a stable string, with its list of values in display order.
+macro_rules! string_setting {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $key:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value stored in settings.
+            pub fn key(self) -> &'static str {
+                match self { $($name::$variant => $key),+ }
+            }
+
+            pub fn from_key(key: &str) -> Option<Self> {
+                match key { $($key => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+string_setting!(
+    /// What replaces the background.
+    BackgroundMode {
+        Blur => "blur",
+        Image => "image",
+        Color => "color",
+        Transparent => "transparent",
+    }
+);
+
+string_setting!(
+    /// How a background image of another aspect ratio fills the frame.
+    ImageFit {
+        Cover => "cover",
+        Contain => "contain",
+        Stretch => "stretch",
+    }
+);
+
+string_setting!(
+    /// Which segmentation model runs.
+    ModelChoice {
+        SelfieGeneral => "selfie_general",
+        SelfieLandscape => "selfie_landscape",
+        Custom => "custom",
+    }
+);
+
+/// An inclusive numeric range with its default, as shown on a slider.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Range<T> {
+    pub min: T,
+    pub max: T,
+    pub step: T,
+    pub default: T,
+}
+
+impl<T: PartialOrd + Copy> Range<T> {
+    pub fn clamp(&self, value: T) -> T {
+        if value < self.min {
+            self.min
+        } else if value > self.max {
+            self.max
+        } else {
+            value
+        }
+    }
+}
+
+pub const BLUR_STRENGTH: Range<i64> = Range { min: 1, max: 100, step: 1, default: 50 };
+pub const THRESHOLD: Range<f64> = Range { min: 0.0, max: 1.0, step: 0.01, default: 0.5 };
+pub const SOFTNESS: Range<f64> = Range { min: 0.0, max: 0.5, step: 0.01, default: 0.1 };
+pub const THREADS: Range<i64> = Range { min: 1, max: 8, step: 1, default: 1 };
+pub const DEFAULT_MODE: BackgroundMode = BackgroundMode::Blur;
+pub const DEFAULT_FIT: ImageFit = ImageFit::Cover;
+pub const DEFAULT_MODEL: ModelChoice = ModelChoice::SelfieGeneral;
+/// Chroma-key green, so Color mode works with a downstream chroma key out of the box.
+pub const DEFAULT_COLOR: Rgba = Rgba { r: 0, g: 255, b: 0, a: 255 };
+
+/// An 8-bit sRGB colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rgba {
+    pub r: u8,
+    pub g: u8,
+    pub b: u8,
+    pub a: u8,
+}
+
+impl Rgba {
+    /// OBS stores colours as 0xAABBGGRR.
+    pub fn from_obs(value: i64) -> Rgba {
+        let v = value as u32;
+        Rgba { r: v as u8, g: (v >> 8) as u8, b: (v >> 16) as u8, a: (v >> 24) as u8 }
+    }
+
+    pub fn to_obs(self) -> i64 {
+        (u32::from(self.a) << 24 | u32::from(self.b) << 16 | u32::from(self.g) << 8 | u32::from(self.r)) as i64
+    }
+
+    /// Parses `#rrggbb` or `#rrggbbaa` (the `#` is optional).
+    pub fn parse_hex(text: &str) -> Option<Rgba> {
+        let hex = text.strip_prefix('#').unwrap_or(text);
+        let byte = |i: usize| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok();
+        match hex.len() {
+            6 => Some(Rgba { r: byte(0)?, g: byte(2)?, b: byte(4)?, a: 255 }),
+            8 => Some(Rgba { r: byte(0)?, g: byte(2)?, b: byte(4)?, a: byte(6)? }),
+            _ => None,
+        }
+    }
+
+    /// Channels in 0..=1, for shader parameters.
+    pub fn to_unit(self) -> [f32; 4] {
+        [self.r, self.g, self.b, self.a].map(|c| f32::from(c) / 255.0)
+    }
+}
+
+/// Where settings are read from: OBS's settings object in the plugin, command-line flags in tools.
+pub trait SettingsSource {
+    fn string(&self, key: &str) -> Option<String>;
+    fn int(&self, key: &str) -> Option<i64>;
+    fn float(&self, key: &str) -> Option<f64>;
+}
+
+/// One validated, typed snapshot of every setting.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub mode: BackgroundMode,
+    pub blur_strength: u32,
+    pub image_path: String,
+    pub image_fit: ImageFit,
+    pub color: Rgba,
+    pub model: ModelChoice,
+    pub model_path: String,
+    pub threshold: f32,
+    pub softness: f32,
+    pub threads: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            mode: DEFAULT_MODE,
+            blur_strength: BLUR_STRENGTH.default as u32,
+            image_path: String::new(),
+            image_fit: DEFAULT_FIT,
+            color: DEFAULT_COLOR,
+            model: DEFAULT_MODEL,
+            model_path: String::new(),
+            threshold: THRESHOLD.default as f32,
+            softness: SOFTNESS.default as f32,
+            threads: THREADS.default as u32,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads every setting, falling back to the default for missing or unknown values and clamping numbers
+    /// into range, so a hand-edited or future scene collection can never produce an invalid state.
+    pub fn read(source: &impl SettingsSource) -> Settings {
+        let d = Settings::default();
+        let choice = |key: &str| source.string(key).filter(|s| !s.is_empty());
+        Settings {
+            mode: choice(keys::MODE).and_then(|s| BackgroundMode::from_key(&s)).unwrap_or(d.mode),
+            blur_strength: source.int(keys::BLUR_STRENGTH).map_or(d.blur_strength, |v| BLUR_STRENGTH.clamp(v) as u32),
+            image_path: source.string(keys::IMAGE_PATH).unwrap_or_default().trim().to_string(),
+            image_fit: choice(keys::IMAGE_FIT).and_then(|s| ImageFit::from_key(&s)).unwrap_or(d.image_fit),
+            color: source.int(keys::COLOR).map_or(d.color, Rgba::from_obs),
+            model: choice(keys::MODEL).and_then(|s| ModelChoice::from_key(&s)).unwrap_or(d.model),
+            model_path: source.string(keys::MODEL_PATH).unwrap_or_default().trim().to_string(),
+            threshold: source.float(keys::THRESHOLD).filter(|v| v.is_finite()).map_or(d.threshold, |v| THRESHOLD.clamp(v) as f32),
+            softness: source.float(keys::SOFTNESS).filter(|v| v.is_finite()).map_or(d.softness, |v| SOFTNESS.clamp(v) as f32),
+            threads: source.int(keys::THREADS).map_or(d.threads, |v| THREADS.clamp(v) as u32),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct Map(HashMap<&'static str, String>);
+
+    impl SettingsSource for Map {
+        fn string(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+        fn int(&self, key: &str) -> Option<i64> {
+            self.0.get(key)?.parse().ok()
+        }
+        fn float(&self, key: &str) -> Option<f64> {
+            self.0.get(key)?.parse().ok()
+        }
+    }
+
+    #[test]
+    fn empty_source_gives_defaults() {
+        assert_eq!(Settings::read(&Map::default()), Settings::default());
+    }
+
+    #[test]
+    fn values_are_parsed_and_clamped() {
+        let mut m = Map::default();
+        m.0.insert(keys::MODE, "transparent".into());
+        m.0.insert(keys::BLUR_STRENGTH, "500".into());
+        m.0.insert(keys::THRESHOLD, "-3".into());
+        m.0.insert(keys::SOFTNESS, "NaN".into());
+        m.0.insert(keys::THREADS, "0".into());
+        m.0.insert(keys::MODEL, "no-such-model".into());
+        m.0.insert(keys::IMAGE_PATH, "  /tmp/a.png ".into());
+        let s = Settings::read(&m);
+        assert_eq!(s.mode, BackgroundMode::Transparent);
+        assert_eq!(s.blur_strength, 100);
+        assert_eq!(s.threshold, 0.0);
+        assert_eq!(s.softness, SOFTNESS.default as f32);
+        assert_eq!(s.threads, 1);
+        assert_eq!(s.model, DEFAULT_MODEL);
+        assert_eq!(s.image_path, "/tmp/a.png");
+    }
+
+    #[test]
+    fn enum_keys_round_trip() {
+        for m in BackgroundMode::ALL {
+            assert_eq!(BackgroundMode::from_key(m.key()), Some(*m));
+        }
+        for f in ImageFit::ALL {
+            assert_eq!(ImageFit::from_key(f.key()), Some(*f));
+        }
+        for c in ModelChoice::ALL {
+            assert_eq!(ModelChoice::from_key(c.key()), Some(*c));
+        }
+    }
+
+    #[test]
+    fn colours_convert_between_obs_and_hex() {
+        let c = Rgba::from_obs(0xFF00_80FF);
+        assert_eq!(c, Rgba { r: 0xFF, g: 0x80, b: 0x00, a: 0xFF });
+        assert_eq!(c.to_obs(), 0xFF00_80FF);
+        assert_eq!(Rgba::parse_hex("#ff8000"), Some(c));
+        assert_eq!(Rgba::parse_hex("ff800080").map(|c| c.a), Some(0x80));
+        assert_eq!(Rgba::parse_hex("#ff80"), None);
+        assert_eq!(Rgba::parse_hex("#gg8000"), None);
+    }
+}

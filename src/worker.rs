@@ -1,0 +1,327 @@
+//! The inference thread of one filter. It owns the ONNX session (created and replaced only here, never on
+//! OBS's graphics or UI threads), takes the newest frame from a latest-frame slot, and publishes the newest
+//! mask with the sequence number of the frame it came from. Callers never wait for it.
+
+use crate::error::Error;
+use crate::latest_slot::{LatestSlot, Taken};
+use crate::mask::Mask;
+use crate::preprocess::RgbaView;
+use crate::runtime;
+use crate::segmenter::{ModelSource, Segmenter};
+use crate::status::{ModelState, RateMeter, WorkerStatus};
+use parking_lot::Mutex;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// A frame scaled to the model's input size, tightly packed RGBA.
+pub struct Frame {
+    pub seq: u64,
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+}
+
+/// A mask and the sequence number of the frame it was computed from.
+#[derive(Debug)]
+pub struct MaskFrame {
+    pub seq: u64,
+    pub mask: Mask,
+}
+
+/// Everything that decides which session runs. A change creates a new session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkerConfig {
+    pub runtime_library: PathBuf,
+    pub model: ModelSource,
+    pub threads: usize,
+}
+
+type StateListener = Box<dyn Fn(&ModelState) + Send + Sync>;
+
+struct Shared {
+    name: String,
+    frames: LatestSlot<Frame>,
+    pending_config: Mutex<Option<WorkerConfig>>,
+    /// The input size of the running model, or None while no model runs.
+    input_size: Mutex<Option<(u32, u32)>>,
+    mask: Mutex<Option<Arc<MaskFrame>>>,
+    status: Mutex<WorkerStatus>,
+    spare_buffers: Mutex<Vec<Vec<u8>>>,
+    on_state_change: StateListener,
+}
+
+pub struct Worker {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts the thread. `on_state_change` runs on the worker thread whenever the model state changes kind
+    /// or reason (not for throughput updates).
+    pub fn start(name: &str, on_state_change: impl Fn(&ModelState) + Send + Sync + 'static) -> Worker {
+        let shared = Arc::new(Shared {
+            name: name.to_string(),
+            frames: LatestSlot::default(),
+            pending_config: Mutex::new(None),
+            input_size: Mutex::new(None),
+            mask: Mutex::new(None),
+            status: Mutex::new(WorkerStatus::default()),
+            spare_buffers: Mutex::new(Vec::new()),
+            on_state_change: Box::new(on_state_change),
+        });
+        let thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("vbg-inference".into())
+                .spawn(move || run(&shared))
+                .map_err(|e| log::error!("cannot start the inference thread: {e}"))
+                .ok()
+        };
+        if thread.is_none() {
+            set_state(&shared, ModelState::Failed(Error::runtime("cannot start the inference thread")));
+        }
+        Worker { shared, thread }
+    }
+
+    /// Requests a model. Sending the same config again retries a failed load (the file may now exist).
+    pub fn configure(&self, config: WorkerConfig) {
+        *self.shared.pending_config.lock() = Some(config);
+        self.shared.frames.wake();
+    }
+
+    /// The size frames should have, while a model runs.
+    pub fn input_size(&self) -> Option<(u32, u32)> {
+        *self.shared.input_size.lock()
+    }
+
+    /// Hands over a frame; an unprocessed older frame is dropped. Never blocks on inference.
+    pub fn submit(&self, frame: Frame) {
+        if let Some(old) = self.shared.frames.put(frame) {
+            self.recycle(old.rgba);
+        }
+    }
+
+    /// An empty buffer for the next frame, reusing one the worker has finished with.
+    pub fn take_buffer(&self) -> Vec<u8> {
+        let mut b = self.shared.spare_buffers.lock().pop().unwrap_or_default();
+        b.clear();
+        b
+    }
+
+    fn recycle(&self, buffer: Vec<u8>) {
+        recycle(&self.shared, buffer);
+    }
+
+    /// The newest mask, if the lock is free right now: the graphics thread must not wait, it can use the
+    /// mask it already has.
+    pub fn latest_mask(&self) -> Option<Arc<MaskFrame>> {
+        self.shared.mask.try_lock().and_then(|m| m.clone())
+    }
+
+    pub fn status(&self) -> WorkerStatus {
+        self.shared.status.lock().clone()
+    }
+
+    /// Stops the thread and waits for it. Inference in flight finishes first (a few milliseconds).
+    pub fn stop(&mut self) {
+        self.shared.frames.close();
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                log::error!("[{}] the inference thread ended with a panic", self.shared.name);
+            }
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn recycle(shared: &Shared, buffer: Vec<u8>) {
+    let mut spares = shared.spare_buffers.lock();
+    if spares.len() < 3 {
+        spares.push(buffer);
+    }
+}
+
+fn set_state(shared: &Shared, state: ModelState) {
+    let mut status = shared.status.lock();
+    if status.state == state {
+        return;
+    }
+    match &state {
+        ModelState::Ready(label) => log::info!("[{}] model ready: {label}", shared.name),
+        ModelState::Failed(e) => log::warn!("[{}] passing video through unchanged: {e}", shared.name),
+        _ => {}
+    }
+    if !matches!(state, ModelState::Ready(_)) {
+        status.ms_per_mask = 0.0;
+        status.masks_per_second = 0.0;
+    }
+    status.state = state.clone();
+    drop(status);
+    (shared.on_state_change)(&state);
+}
+
+fn load(config: &WorkerConfig) -> Result<Segmenter, Error> {
+    let environment = runtime::environment(&config.runtime_library)?;
+    Segmenter::load(&environment, &config.model, config.threads)
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+fn run(shared: &Shared) {
+    let mut segmenter: Option<Segmenter> = None;
+    let mut meter = RateMeter::new(Instant::now());
+    loop {
+        let pending = shared.pending_config.lock().take();
+        if let Some(config) = pending {
+            segmenter = None;
+            *shared.input_size.lock() = None;
+            set_state(shared, ModelState::Loading(config.model.label.clone()));
+            let started = Instant::now();
+            match catch_unwind(|| load(&config)) {
+                Ok(Ok(s)) => {
+                    log::info!(
+                        "[{}] loaded {} ({}x{}, {} thread(s)) in {} ms",
+                        shared.name,
+                        config.model.path.display(),
+                        s.spec().width,
+                        s.spec().height,
+                        config.threads,
+                        started.elapsed().as_millis()
+                    );
+                    *shared.input_size.lock() = Some((s.spec().width, s.spec().height));
+                    set_state(shared, ModelState::Ready(config.model.label.clone()));
+                    segmenter = Some(s);
+                }
+                Ok(Err(e)) => set_state(shared, ModelState::Failed(e)),
+                Err(p) => set_state(shared, ModelState::Failed(Error::runtime(format!("internal error: {}", panic_message(&*p))))),
+            }
+            meter = RateMeter::new(Instant::now());
+        }
+
+        let frame = match shared.frames.wait(Duration::from_millis(500)) {
+            Taken::Closed => break,
+            Taken::Value(frame) => frame,
+            Taken::Woken | Taken::Empty => {
+                meter.roll(Instant::now());
+                shared.status.lock().masks_per_second = meter.masks_per_second;
+                continue;
+            }
+        };
+        if let Some(s) = segmenter.as_mut() {
+            let started = Instant::now();
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                s.segment(RgbaView::new(frame.width, frame.height, &frame.rgba))
+            }));
+            match result {
+                Ok(Ok(mask)) => {
+                    *shared.mask.lock() = Some(Arc::new(MaskFrame { seq: frame.seq, mask }));
+                    let now = Instant::now();
+                    meter.record(now - started, now);
+                    let mut status = shared.status.lock();
+                    status.ms_per_mask = meter.ms_per_mask;
+                    status.masks_per_second = meter.masks_per_second;
+                }
+                Ok(Err(e)) => {
+                    segmenter = None;
+                    *shared.input_size.lock() = None;
+                    set_state(shared, ModelState::Failed(e));
+                }
+                Err(p) => {
+                    segmenter = None;
+                    *shared.input_size.lock() = None;
+                    let e = Error::inference(format!("internal error: {}", panic_message(&*p)));
+                    set_state(shared, ModelState::Failed(e));
+                }
+            }
+        }
+        recycle(shared, frame.rgba);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Normalization;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn config(path: &str) -> WorkerConfig {
+        WorkerConfig {
+            runtime_library: runtime::library_from_env().unwrap_or_else(|| "/nonexistent/libonnxruntime.so".into()),
+            model: ModelSource { path: path.into(), label: "test".into(), normalization: Normalization::UNIT },
+            threads: 1,
+        }
+    }
+
+    fn wait_for(worker: &Worker, what: impl Fn(&WorkerStatus) -> bool) -> WorkerStatus {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = worker.status();
+            if what(&s) || Instant::now() > deadline {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_bad_model_fails_once_and_stop_joins_promptly() {
+        let changes = Arc::new(AtomicUsize::new(0));
+        let counter = changes.clone();
+        let mut worker = Worker::start("test", move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        worker.configure(config("/nonexistent/model.onnx"));
+        let s = wait_for(&worker, |s| matches!(s.state, ModelState::Failed(_)));
+        assert!(matches!(s.state, ModelState::Failed(_)), "{s:?}");
+        assert_eq!(worker.input_size(), None);
+        // Frames keep arriving while failed: no mask, no new state changes.
+        let before = changes.load(Ordering::SeqCst);
+        for seq in 0..20 {
+            worker.submit(Frame { seq, width: 2, height: 2, rgba: vec![0; 16] });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(worker.latest_mask().is_none());
+        assert_eq!(changes.load(Ordering::SeqCst), before);
+
+        let started = Instant::now();
+        worker.stop();
+        assert!(started.elapsed() < Duration::from_secs(1), "stop took {:?}", started.elapsed());
+        assert!(worker.thread.is_none());
+    }
+
+    #[test]
+    fn dropping_a_worker_stops_its_thread() {
+        let worker = Worker::start("test", |_| {});
+        let shared = Arc::downgrade(&worker.shared);
+        drop(worker);
+        // The thread held the only other reference; once joined, nothing keeps the shared state alive.
+        assert!(shared.upgrade().is_none());
+    }
+
+    #[test]
+    fn buffers_are_recycled() {
+        let worker = Worker::start("test", |_| {});
+        worker.submit(Frame { seq: 1, width: 1, height: 1, rgba: Vec::with_capacity(4096) });
+        worker.submit(Frame { seq: 2, width: 1, height: 1, rgba: vec![0; 4] });
+        // The first frame was replaced before the worker took it: its buffer is reusable.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while worker.shared.spare_buffers.lock().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(worker.take_buffer().capacity() >= 4);
+    }
+}
