@@ -80,16 +80,23 @@ mod tests {
 
     #[test]
     fn single_channel_output_becomes_bytes() {
-        let m = Mask::from_output(&[0.0, 0.5, 1.0, 2.0, -1.0, f32::NAN], 3, 2, OutputSpec { layout: Layout::Nhwc, channels: 1 })
-            .unwrap();
+        let m = Mask::from_output(
+            &[0.0, 0.5, 1.0, 2.0, -1.0, f32::NAN],
+            3,
+            2,
+            OutputSpec { layout: Layout::Nhwc, channels: 1 },
+        )
+        .unwrap();
         assert_eq!(m.data, vec![0, 128, 255, 255, 0, 0]);
     }
 
     #[test]
     fn two_channel_outputs_take_the_person_channel() {
-        let nhwc = Mask::from_output(&[0.9, 0.1, 0.2, 0.8], 2, 1, OutputSpec { layout: Layout::Nhwc, channels: 2 }).unwrap();
+        let nhwc =
+            Mask::from_output(&[0.9, 0.1, 0.2, 0.8], 2, 1, OutputSpec { layout: Layout::Nhwc, channels: 2 }).unwrap();
         assert_eq!(nhwc.data, vec![26, 204]);
-        let nchw = Mask::from_output(&[0.9, 0.2, 0.1, 0.8], 2, 1, OutputSpec { layout: Layout::Nchw, channels: 2 }).unwrap();
+        let nchw =
+            Mask::from_output(&[0.9, 0.2, 0.1, 0.8], 2, 1, OutputSpec { layout: Layout::Nchw, channels: 2 }).unwrap();
         assert_eq!(nchw.data, vec![26, 204]);
     }
 

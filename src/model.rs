@@ -109,11 +109,9 @@ impl ModelSpec {
                 OutputSpec { layout: Layout::Nchw, channels: *c as u32 }
             }
             [_, h, w] if (*h, *w) == (height, width) => OutputSpec { layout: Layout::Nchw, channels: 1 },
-            _ => {
-                return Err(Error::model(format!(
-                    "unsupported model output shape {output_shape:?}: expected a 1- or 2-channel mask of {width}x{height}"
-                )))
-            }
+            _ => return Err(Error::model(format!(
+                "unsupported model output shape {output_shape:?}: expected a 1- or 2-channel mask of {width}x{height}"
+            ))),
         };
         Ok(ModelSpec {
             label: label.to_string(),
@@ -146,8 +144,8 @@ mod tests {
 
     #[test]
     fn mediapipe_shapes_are_nhwc() {
-        let s = ModelSpec::from_shapes("m", "input_1", &[1, 144, 256, 3], &[1, 144, 256, 1], Normalization::UNIT)
-            .unwrap();
+        let s =
+            ModelSpec::from_shapes("m", "input_1", &[1, 144, 256, 3], &[1, 144, 256, 1], Normalization::UNIT).unwrap();
         assert_eq!((s.width, s.height, s.layout), (256, 144, Layout::Nhwc));
         assert_eq!(s.output, OutputSpec { layout: Layout::Nhwc, channels: 1 });
         assert_eq!(s.input_shape(), [1, 144, 256, 3]);

@@ -38,9 +38,8 @@ impl Segmenter {
     pub fn load(environment: &Environment, source: &ModelSource, threads: usize) -> Result<Segmenter, Error> {
         let path = &source.path;
         check_model_file(path)?;
-        let invalid = |e: &dyn std::fmt::Display| {
-            Error::model(format!("{} is not a usable ONNX model: {e}", path.display()))
-        };
+        let invalid =
+            |e: &dyn std::fmt::Display| Error::model(format!("{} is not a usable ONNX model: {e}", path.display()));
         let session = Session::builder(environment)
             .map_err(|e| Error::runtime(format!("cannot create an ONNX Runtime session: {e}")))?
             .with_intra_threads(threads.max(1))
@@ -61,8 +60,9 @@ impl Segmenter {
         };
         let input_shape = float_shape(input.dtype(), "input")?;
         let output_shape = float_shape(output.dtype(), "output")?;
-        let spec = ModelSpec::from_shapes(&source.label, input.name(), &input_shape, &output_shape, source.normalization)
-            .map_err(|e| Error::model(format!("{}: {e}", path.display())))?;
+        let spec =
+            ModelSpec::from_shapes(&source.label, input.name(), &input_shape, &output_shape, source.normalization)
+                .map_err(|e| Error::model(format!("{}: {e}", path.display())))?;
         let tensor = vec![0.0; spec.input_len()];
         Ok(Segmenter { session, spec, tensor })
     }

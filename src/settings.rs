@@ -188,8 +188,14 @@ impl Settings {
             color: source.int(keys::COLOR).map_or(d.color, Rgba::from_obs),
             model: choice(keys::MODEL).and_then(|s| ModelChoice::from_key(&s)).unwrap_or(d.model),
             model_path: source.string(keys::MODEL_PATH).unwrap_or_default().trim().to_string(),
-            threshold: source.float(keys::THRESHOLD).filter(|v| v.is_finite()).map_or(d.threshold, |v| THRESHOLD.clamp(v) as f32),
-            softness: source.float(keys::SOFTNESS).filter(|v| v.is_finite()).map_or(d.softness, |v| SOFTNESS.clamp(v) as f32),
+            threshold: source
+                .float(keys::THRESHOLD)
+                .filter(|v| v.is_finite())
+                .map_or(d.threshold, |v| THRESHOLD.clamp(v) as f32),
+            softness: source
+                .float(keys::SOFTNESS)
+                .filter(|v| v.is_finite())
+                .map_or(d.softness, |v| SOFTNESS.clamp(v) as f32),
             threads: source.int(keys::THREADS).map_or(d.threads, |v| THREADS.clamp(v) as u32),
         }
     }

@@ -12,6 +12,7 @@ use crate::status::{ModelState, RateMeter, WorkerStatus};
 use parking_lot::Mutex;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -50,6 +51,8 @@ struct Shared {
     mask: Mutex<Option<Arc<MaskFrame>>>,
     status: Mutex<WorkerStatus>,
     spare_buffers: Mutex<Vec<Vec<u8>>>,
+    /// Mirrors `ModelState::Failed`, readable without a lock on every frame.
+    failed: AtomicBool,
     on_state_change: StateListener,
 }
 
@@ -70,6 +73,7 @@ impl Worker {
             mask: Mutex::new(None),
             status: Mutex::new(WorkerStatus::default()),
             spare_buffers: Mutex::new(Vec::new()),
+            failed: AtomicBool::new(false),
             on_state_change: Box::new(on_state_change),
         });
         let thread = {
@@ -113,6 +117,11 @@ impl Worker {
 
     fn recycle(&self, buffer: Vec<u8>) {
         recycle(&self.shared, buffer);
+    }
+
+    /// True while no model can run (the filter then passes video through).
+    pub fn failed(&self) -> bool {
+        self.shared.failed.load(Ordering::Acquire)
     }
 
     /// The newest mask, if the lock is free right now: the graphics thread must not wait, it can use the
@@ -164,6 +173,7 @@ fn set_state(shared: &Shared, state: ModelState) {
         status.masks_per_second = 0.0;
     }
     status.state = state.clone();
+    shared.failed.store(matches!(state, ModelState::Failed(_)), Ordering::Release);
     drop(status);
     (shared.on_state_change)(&state);
 }
@@ -207,7 +217,10 @@ fn run(shared: &Shared) {
                     segmenter = Some(s);
                 }
                 Ok(Err(e)) => set_state(shared, ModelState::Failed(e)),
-                Err(p) => set_state(shared, ModelState::Failed(Error::runtime(format!("internal error: {}", panic_message(&*p))))),
+                Err(p) => set_state(
+                    shared,
+                    ModelState::Failed(Error::runtime(format!("internal error: {}", panic_message(&*p)))),
+                ),
             }
             meter = RateMeter::new(Instant::now());
         }
@@ -223,9 +236,8 @@ fn run(shared: &Shared) {
         };
         if let Some(s) = segmenter.as_mut() {
             let started = Instant::now();
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                s.segment(RgbaView::new(frame.width, frame.height, &frame.rgba))
-            }));
+            let result =
+                catch_unwind(AssertUnwindSafe(|| s.segment(RgbaView::new(frame.width, frame.height, &frame.rgba))));
             match result {
                 Ok(Ok(mask)) => {
                     *shared.mask.lock() = Some(Arc::new(MaskFrame { seq: frame.seq, mask }));
@@ -256,7 +268,7 @@ fn run(shared: &Shared) {
 mod tests {
     use super::*;
     use crate::model::Normalization;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     fn config(path: &str) -> WorkerConfig {
         WorkerConfig {
@@ -287,6 +299,7 @@ mod tests {
         worker.configure(config("/nonexistent/model.onnx"));
         let s = wait_for(&worker, |s| matches!(s.state, ModelState::Failed(_)));
         assert!(matches!(s.state, ModelState::Failed(_)), "{s:?}");
+        assert!(worker.failed());
         assert_eq!(worker.input_size(), None);
         // Frames keep arriving while failed: no mask, no new state changes.
         let before = changes.load(Ordering::SeqCst);

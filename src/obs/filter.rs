@@ -1,0 +1,312 @@
+//! The "Virtual Background" video filter: OBS callbacks, settings, properties and the status line.
+//!
+//! Threads: OBS calls `update`/`get_properties` on the UI thread and `video_render` on the graphics thread;
+//! the filter's own worker and image-loader threads do the slow work. Shared state is behind locks that are
+//! held only for copies.
+
+use super::graphics::with_graphics;
+use super::guard::guard;
+use super::locale::{text, text_ptr};
+use super::module;
+use super::properties::{set_visible, Data, Properties};
+use super::render::RenderPipeline;
+use super::source::FilterSource;
+use crate::image_loader::ImageLoader;
+use crate::model::{catalog_entry, Normalization};
+use crate::runtime;
+use crate::segmenter::ModelSource;
+use crate::settings::{self, keys, BackgroundMode, ImageFit, ModelChoice, Settings};
+use crate::status::ModelState;
+use crate::worker::{Worker, WorkerConfig};
+use obs_wrapper::obs_sys::{
+    obs_data_t, obs_properties_t, obs_property_t, obs_register_source_s, obs_source_info, obs_source_t,
+    obs_source_type_OBS_SOURCE_TYPE_FILTER, OBS_SOURCE_VIDEO,
+};
+use parking_lot::Mutex;
+use std::ffi::c_void;
+use std::os::raw::c_char;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub const FILTER_ID: &std::ffi::CStr = c"virtual_background_filter";
+const EFFECT_FILE: &str = "effects/virtual_background.effect";
+const STATUS: &str = "status";
+
+struct Filter {
+    source: FilterSource,
+    settings: Mutex<Arc<Settings>>,
+    /// The config last sent to the worker, so unrelated setting changes do not reload the model.
+    sent_config: Mutex<Option<WorkerConfig>>,
+    worker: Worker,
+    images: ImageLoader,
+    /// None when the effect file could not be loaded (`install_error` says why).
+    pipeline: Mutex<Option<RenderPipeline>>,
+    install_error: Option<String>,
+    runtime_library: PathBuf,
+}
+
+impl Filter {
+    fn new(source: FilterSource, settings: Settings) -> Filter {
+        let name = source.name();
+        let worker = Worker::start(&name, move |_: &ModelState| source.refresh_properties());
+        let images = ImageLoader::start(move |_| source.refresh_properties());
+        let pipeline = match module::data_file(EFFECT_FILE) {
+            Some(path) => with_graphics(|| RenderPipeline::new(&path)),
+            None => Err(format!("{EFFECT_FILE} is missing from the plugin's data folder (reinstall the plugin)")),
+        };
+        let install_error = pipeline.as_ref().err().cloned();
+        if let Some(e) = &install_error {
+            log::error!("[{name}] passing video through unchanged: {e}");
+        }
+        let filter = Filter {
+            source,
+            settings: Mutex::new(Arc::new(settings.clone())),
+            sent_config: Mutex::new(None),
+            worker,
+            images,
+            pipeline: Mutex::new(pipeline.ok()),
+            install_error,
+            runtime_library: find_runtime_library(),
+        };
+        filter.apply(settings);
+        filter
+    }
+
+    fn apply(&self, settings: Settings) {
+        let config = WorkerConfig {
+            runtime_library: self.runtime_library.clone(),
+            model: model_source(&settings),
+            threads: settings.threads as usize,
+        };
+        {
+            // Reload only when the model changes, or to retry one that failed (the user may have fixed it).
+            let mut sent = self.sent_config.lock();
+            if sent.as_ref() != Some(&config) || self.worker.failed() {
+                *sent = Some(config.clone());
+                self.worker.configure(config);
+            }
+        }
+        if settings.mode == BackgroundMode::Image {
+            self.images.request(&settings.image_path);
+        }
+        *self.settings.lock() = Arc::new(settings);
+    }
+
+    fn render(&self) {
+        let settings = self.settings.lock().clone();
+        match self.pipeline.lock().as_mut() {
+            Some(p) => p.render(self.source, &settings, &self.worker, &self.images),
+            None => self.source.skip(),
+        }
+    }
+
+    /// One line for the properties window: what runs and how fast, or what is wrong in plain words.
+    fn status_line(&self) -> String {
+        if let Some(e) = &self.install_error {
+            return fill(&text("Status.Error"), &[e]);
+        }
+        let settings = self.settings.lock().clone();
+        let status = self.worker.status();
+        match &status.state {
+            ModelState::Idle => text("Status.Starting"),
+            ModelState::Loading(label) => fill(&text("Status.Loading"), &[label]),
+            ModelState::Failed(e) => fill(&text("Status.Error"), &[&e.message]),
+            ModelState::Ready(label) => match self.images.error() {
+                Some(e) if settings.mode == BackgroundMode::Image => fill(&text("Status.Error"), &[&e.message]),
+                _ => fill(
+                    &text("Status.Ready"),
+                    &[
+                        label,
+                        &format!("{:.1}", status.ms_per_mask),
+                        &format!("{:.0}", status.masks_per_second),
+                        &self.pipeline.lock().as_ref().and_then(|p| p.mask_lag()).map_or("-".into(), |l| l.to_string()),
+                    ],
+                ),
+            },
+        }
+    }
+}
+
+impl Drop for Filter {
+    fn drop(&mut self) {
+        self.worker.stop();
+        self.images.stop();
+        if let Some(pipeline) = self.pipeline.lock().take() {
+            with_graphics(|| drop(pipeline));
+        }
+    }
+}
+
+/// Replaces %1, %2, ... in a translated template.
+fn fill(template: &str, args: &[&str]) -> String {
+    args.iter().enumerate().rev().fold(template.to_string(), |s, (i, a)| s.replace(&format!("%{}", i + 1), a))
+}
+
+fn model_source(settings: &Settings) -> ModelSource {
+    match catalog_entry(settings.model) {
+        Some(entry) => ModelSource {
+            path: module::data_file(&format!("models/{}", entry.file))
+                .unwrap_or_else(|| module::data_dir().join("models").join(entry.file)),
+            label: entry.label.to_string(),
+            normalization: entry.normalization,
+        },
+        None => {
+            let path = PathBuf::from(&settings.model_path);
+            let label = path.file_name().map_or_else(|| "custom model".into(), |n| n.to_string_lossy().into_owned());
+            ModelSource { path, label, normalization: Normalization::UNIT }
+        }
+    }
+}
+
+/// ONNX Runtime beside the plugin binary; the first candidate is reported if none exists.
+fn find_runtime_library() -> PathBuf {
+    let candidates = module::binary_dir().map(|d| runtime::library_candidates(&d)).unwrap_or_default();
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .or(candidates.first())
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from(runtime::LIBRARY_FILE))
+}
+
+fn defaults(data: Data) {
+    data.set_default_string(keys::MODE, settings::DEFAULT_MODE.key());
+    data.set_default_int(keys::BLUR_STRENGTH, settings::BLUR_STRENGTH.default);
+    data.set_default_string(keys::IMAGE_FIT, settings::DEFAULT_FIT.key());
+    data.set_default_int(keys::COLOR, settings::DEFAULT_COLOR.to_obs());
+    data.set_default_string(keys::MODEL, settings::DEFAULT_MODEL.key());
+    data.set_default_double(keys::THRESHOLD, settings::THRESHOLD.default);
+    data.set_default_double(keys::SOFTNESS, settings::SOFTNESS.default);
+    data.set_default_int(keys::THREADS, settings::THREADS.default);
+}
+
+/// Locale key of a choice's label: e.g. "Mode.Blur", "Fit.Cover", "Model.selfie_general".
+fn labelled<T: Copy>(prefix: &str, all: &[T], key: impl Fn(T) -> &'static str) -> Vec<(String, &'static str)> {
+    all.iter().map(|&v| (text(&format!("{prefix}.{}", key(v))), key(v))).collect()
+}
+
+fn properties(filter: Option<&Filter>) -> Properties {
+    let mut props = Properties::new();
+    if let Some(f) = filter {
+        props.info(STATUS, &f.status_line()).tooltip(&text("Status.Tooltip"));
+    }
+    props
+        .list(keys::MODE, &text("Mode"), &labelled("Mode", BackgroundMode::ALL, BackgroundMode::key))
+        .tooltip(&text("Mode.Tooltip"))
+        .on_modified(choice_changed);
+    props
+        .int_slider(keys::BLUR_STRENGTH, &text("BlurStrength"), settings::BLUR_STRENGTH)
+        .tooltip(&text("BlurStrength.Tooltip"));
+    props.file(keys::IMAGE_PATH, &text("ImagePath"), &text("ImagePath.Filter")).tooltip(&text("ImagePath.Tooltip"));
+    props
+        .list(keys::IMAGE_FIT, &text("Fit"), &labelled("Fit", ImageFit::ALL, ImageFit::key))
+        .tooltip(&text("Fit.Tooltip"));
+    props.color(keys::COLOR, &text("Color")).tooltip(&text("Color.Tooltip"));
+    props
+        .list(keys::MODEL, &text("Model"), &labelled("Model", ModelChoice::ALL, ModelChoice::key))
+        .tooltip(&text("Model.Tooltip"))
+        .on_modified(choice_changed);
+    props.file(keys::MODEL_PATH, &text("ModelPath"), &text("ModelPath.Filter")).tooltip(&text("ModelPath.Tooltip"));
+    props.float_slider(keys::THRESHOLD, &text("Threshold"), settings::THRESHOLD).tooltip(&text("Threshold.Tooltip"));
+    props.float_slider(keys::SOFTNESS, &text("Softness"), settings::SOFTNESS).tooltip(&text("Softness.Tooltip"));
+    props.int_slider(keys::THREADS, &text("Threads"), settings::THREADS).tooltip(&text("Threads.Tooltip"));
+    props
+}
+
+/// Shows only the properties that matter for the chosen mode and model.
+unsafe extern "C" fn choice_changed(
+    props: *mut obs_properties_t,
+    _: *mut obs_property_t,
+    data: *mut obs_data_t,
+) -> bool {
+    guard("choice_changed", false, || unsafe {
+        let s = Settings::read(&Data::new(data));
+        set_visible(props, keys::BLUR_STRENGTH, s.mode == BackgroundMode::Blur);
+        set_visible(props, keys::IMAGE_PATH, s.mode == BackgroundMode::Image);
+        set_visible(props, keys::IMAGE_FIT, s.mode == BackgroundMode::Image);
+        // Colour fills Contain's borders in Image mode too.
+        set_visible(props, keys::COLOR, matches!(s.mode, BackgroundMode::Color | BackgroundMode::Image));
+        set_visible(props, keys::MODEL_PATH, s.model == ModelChoice::Custom);
+        true
+    })
+}
+
+// ---- OBS callbacks: each one is guarded, so no panic reaches OBS. ----
+
+/// # Safety
+/// `data` is null or the pointer returned by `create`.
+unsafe fn filter<'a>(data: *mut c_void) -> Option<&'a Filter> {
+    (data as *const Filter).as_ref()
+}
+
+unsafe extern "C" fn get_name(_: *mut c_void) -> *const c_char {
+    text_ptr(c"VirtualBackground")
+}
+
+unsafe extern "C" fn create(settings: *mut obs_data_t, source: *mut obs_source_t) -> *mut c_void {
+    guard("create", std::ptr::null_mut(), || unsafe {
+        let filter = Filter::new(FilterSource::new(source), Settings::read(&Data::new(settings)));
+        Box::into_raw(Box::new(filter)).cast()
+    })
+}
+
+unsafe extern "C" fn destroy(data: *mut c_void) {
+    guard("destroy", (), || unsafe {
+        if !data.is_null() {
+            drop(Box::from_raw(data as *mut Filter));
+        }
+    })
+}
+
+unsafe extern "C" fn update(data: *mut c_void, settings: *mut obs_data_t) {
+    guard("update", (), || unsafe {
+        if let Some(f) = filter(data) {
+            f.apply(Settings::read(&Data::new(settings)));
+        }
+    })
+}
+
+unsafe extern "C" fn get_defaults(settings: *mut obs_data_t) {
+    guard("get_defaults", (), || unsafe { defaults(Data::new(settings)) })
+}
+
+unsafe extern "C" fn get_properties(data: *mut c_void) -> *mut obs_properties_t {
+    guard("get_properties", std::ptr::null_mut(), || unsafe { properties(filter(data)).into_raw() })
+}
+
+unsafe extern "C" fn video_render(data: *mut c_void, _effect: *mut obs_wrapper::obs_sys::gs_effect_t) {
+    guard("video_render", (), || unsafe {
+        if let Some(f) = filter(data) {
+            f.render();
+        }
+    })
+}
+
+pub fn register() {
+    let info = obs_source_info {
+        id: FILTER_ID.as_ptr(),
+        type_: obs_source_type_OBS_SOURCE_TYPE_FILTER,
+        output_flags: OBS_SOURCE_VIDEO,
+        get_name: Some(get_name),
+        create: Some(create),
+        destroy: Some(destroy),
+        get_defaults: Some(get_defaults),
+        get_properties: Some(get_properties),
+        update: Some(update),
+        video_render: Some(video_render),
+        ..Default::default()
+    };
+    // SAFETY: OBS copies the struct; the id and callbacks are 'static.
+    unsafe { obs_register_source_s(&info, std::mem::size_of::<obs_source_info>() as _) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_are_filled_in_order() {
+        assert_eq!(fill("%1 · %2 ms · %3/s", &["m", "3.5", "30"]), "m · 3.5 ms · 30/s");
+        assert_eq!(fill("no args", &[]), "no args");
+    }
+}

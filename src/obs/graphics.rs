@@ -1,0 +1,288 @@
+//! A small safe layer over the libobs graphics calls the filter needs (obs-wrapper has none of these).
+//!
+//! Every type here must be created, used and dropped on a thread inside the OBS graphics context: in
+//! `video_render`, or between `obs_enter_graphics` and `obs_leave_graphics` (see `with_graphics`).
+
+use obs_wrapper::obs_sys::*;
+use std::ffi::{CStr, CString};
+use std::path::Path;
+use std::ptr::null_mut;
+
+/// Runs `f` inside the graphics context (for creating and destroying graphics objects off the render thread).
+pub fn with_graphics<R>(f: impl FnOnce() -> R) -> R {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            unsafe { obs_leave_graphics() };
+        }
+    }
+    unsafe { obs_enter_graphics() };
+    let _leave = Leave;
+    f()
+}
+
+fn vec2(v: [f32; 2]) -> obs_wrapper::obs_sys::vec2 {
+    obs_wrapper::obs_sys::vec2 { __bindgen_anon_1: vec2__bindgen_ty_1 { ptr: v } }
+}
+
+fn vec4(v: [f32; 4]) -> obs_wrapper::obs_sys::vec4 {
+    obs_wrapper::obs_sys::vec4 { __bindgen_anon_1: vec4__bindgen_ty_1 { ptr: v } }
+}
+
+/// Pixel formats the filter uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Rgba8,
+    Rgba16F,
+    R8,
+}
+
+impl Format {
+    fn raw(self) -> gs_color_format {
+        match self {
+            Format::Rgba8 => gs_color_format_GS_RGBA,
+            Format::Rgba16F => gs_color_format_GS_RGBA16F,
+            Format::R8 => gs_color_format_GS_R8,
+        }
+    }
+}
+
+/// A borrowed texture handle, valid for the current frame.
+#[derive(Clone, Copy, Debug)]
+pub struct TextureRef(*mut gs_texture_t);
+
+impl TextureRef {
+    pub fn is_null(self) -> bool {
+        self.0.is_null()
+    }
+}
+
+/// An offscreen render target, reused frame after frame (resized only when the size changes).
+pub struct TexRender {
+    raw: *mut gs_texrender_t,
+    size: (u32, u32),
+}
+
+impl TexRender {
+    pub fn new(format: Format) -> TexRender {
+        let raw = unsafe { gs_texrender_create(format.raw(), gs_zstencil_format_GS_ZS_NONE) };
+        TexRender { raw, size: (0, 0) }
+    }
+
+    /// Renders `draw` into the target at `width` x `height`, with a matching orthographic projection, cleared
+    /// to transparent and with blending off (the drawn pixels replace the target's). False if it could not.
+    pub fn render(&mut self, width: u32, height: u32, draw: impl FnOnce()) -> bool {
+        if self.raw.is_null() || width == 0 || height == 0 {
+            return false;
+        }
+        unsafe {
+            gs_texrender_reset(self.raw);
+            if !gs_texrender_begin(self.raw, width, height) {
+                return false;
+            }
+            let clear = vec4([0.0; 4]);
+            gs_clear(GS_CLEAR_COLOR, &clear, 0.0, 0);
+            gs_ortho(0.0, width as f32, 0.0, height as f32, -100.0, 100.0);
+            gs_blend_state_push();
+            gs_blend_function(gs_blend_type_GS_BLEND_ONE, gs_blend_type_GS_BLEND_ZERO);
+        }
+        draw();
+        unsafe {
+            gs_blend_state_pop();
+            gs_texrender_end(self.raw);
+        }
+        self.size = (width, height);
+        true
+    }
+
+    pub fn texture(&self) -> TextureRef {
+        if self.raw.is_null() {
+            return TextureRef(null_mut());
+        }
+        TextureRef(unsafe { gs_texrender_get_texture(self.raw) })
+    }
+}
+
+impl Drop for TexRender {
+    fn drop(&mut self) {
+        if !self.raw.is_null() {
+            unsafe { gs_texrender_destroy(self.raw) };
+        }
+    }
+}
+
+/// A texture the CPU writes (masks, background pictures).
+pub struct Texture {
+    raw: *mut gs_texture_t,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Texture {
+    /// A texture updated often through `set_image`.
+    pub fn dynamic(width: u32, height: u32, format: Format) -> Option<Texture> {
+        let raw = unsafe { gs_texture_create(width, height, format.raw(), 1, null_mut(), GS_DYNAMIC) };
+        (!raw.is_null()).then_some(Texture { raw, width, height })
+    }
+
+    /// A texture filled once from tightly packed RGBA pixels.
+    pub fn rgba_static(width: u32, height: u32, pixels: &[u8]) -> Option<Texture> {
+        assert_eq!(pixels.len(), width as usize * height as usize * 4);
+        let mut data = pixels.as_ptr();
+        let raw = unsafe { gs_texture_create(width, height, gs_color_format_GS_RGBA, 1, &mut data, 0) };
+        (!raw.is_null()).then_some(Texture { raw, width, height })
+    }
+
+    /// Replaces the pixels; `linesize` is the byte length of one row in `pixels`.
+    pub fn set_image(&mut self, pixels: &[u8], linesize: u32) {
+        assert!(pixels.len() >= linesize as usize * self.height as usize);
+        unsafe { gs_texture_set_image(self.raw, pixels.as_ptr(), linesize, false) };
+    }
+
+    pub fn as_ref(&self) -> TextureRef {
+        TextureRef(self.raw)
+    }
+}
+
+impl Drop for Texture {
+    fn drop(&mut self) {
+        unsafe { gs_texture_destroy(self.raw) };
+    }
+}
+
+/// A GPU-to-CPU copy target. `stage` starts a copy; `map` reads it, and only stalls if the copy has not
+/// finished, which is why callers map a surface staged at least a frame earlier.
+pub struct StageSurface {
+    raw: *mut gs_stagesurf_t,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl StageSurface {
+    pub fn new(width: u32, height: u32) -> Option<StageSurface> {
+        let raw = unsafe { gs_stagesurface_create(width, height, gs_color_format_GS_RGBA) };
+        (!raw.is_null()).then_some(StageSurface { raw, width, height })
+    }
+
+    pub fn stage(&mut self, texture: TextureRef) {
+        if !texture.is_null() {
+            unsafe { gs_stage_texture(self.raw, texture.0) };
+        }
+    }
+
+    /// Calls `read` with each row of the staged RGBA pixels (top row first).
+    pub fn read_rows(&mut self, mut read: impl FnMut(&[u8])) -> bool {
+        let mut data: *mut u8 = null_mut();
+        let mut linesize = 0u32;
+        if !unsafe { gs_stagesurface_map(self.raw, &mut data, &mut linesize) } || data.is_null() {
+            return false;
+        }
+        let row_bytes = self.width as usize * 4;
+        for y in 0..self.height as usize {
+            // SAFETY: a mapped surface holds `height` rows of `linesize` bytes, each at least `row_bytes` long.
+            let row = unsafe { std::slice::from_raw_parts(data.add(y * linesize as usize), row_bytes) };
+            read(row);
+        }
+        unsafe { gs_stagesurface_unmap(self.raw) };
+        true
+    }
+}
+
+impl Drop for StageSurface {
+    fn drop(&mut self) {
+        unsafe { gs_stagesurface_destroy(self.raw) };
+    }
+}
+
+/// A parameter of an effect, looked up once.
+#[derive(Clone, Copy)]
+pub struct Param(*mut gs_eparam_t);
+
+impl Param {
+    pub fn set_texture(self, texture: TextureRef) {
+        unsafe { gs_effect_set_texture(self.0, texture.0) };
+    }
+    pub fn set_float(self, value: f32) {
+        unsafe { gs_effect_set_float(self.0, value) };
+    }
+    pub fn set_vec2(self, value: [f32; 2]) {
+        let v = vec2(value);
+        unsafe { gs_effect_set_vec2(self.0, &v) };
+    }
+    pub fn set_vec4(self, value: [f32; 4]) {
+        let v = vec4(value);
+        unsafe { gs_effect_set_vec4(self.0, &v) };
+    }
+}
+
+/// A compiled effect file.
+pub struct Effect {
+    raw: *mut gs_effect_t,
+    owned: bool,
+}
+
+impl Effect {
+    pub fn from_file(path: &Path) -> Result<Effect, String> {
+        let cpath = CString::new(path.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?;
+        let mut errors: *mut std::os::raw::c_char = null_mut();
+        let raw = unsafe { gs_effect_create_from_file(cpath.as_ptr(), &mut errors) };
+        let message = if errors.is_null() {
+            String::new()
+        } else {
+            let m = unsafe { CStr::from_ptr(errors) }.to_string_lossy().into_owned();
+            unsafe { bfree(errors.cast()) };
+            m
+        };
+        if raw.is_null() {
+            Err(format!("cannot compile {}: {}", path.display(), message.trim()))
+        } else {
+            Ok(Effect { raw, owned: true })
+        }
+    }
+
+    /// OBS's default effect (plain textured drawing).
+    pub fn default_effect() -> Effect {
+        Effect { raw: unsafe { obs_get_base_effect(obs_base_effect_OBS_EFFECT_DEFAULT) }, owned: false }
+    }
+
+    pub fn param(&self, name: &CStr) -> Param {
+        Param(unsafe { gs_effect_get_param_by_name(self.raw, name.as_ptr()) })
+    }
+
+    /// Draws a `width` x `height` quad at the origin with the effect's `technique`.
+    pub fn draw(&self, technique: &CStr, texture: TextureRef, width: u32, height: u32) {
+        unsafe {
+            while gs_effect_loop(self.raw, technique.as_ptr()) {
+                gs_draw_sprite(texture.0, 0, width, height);
+            }
+        }
+    }
+}
+
+impl Drop for Effect {
+    fn drop(&mut self) {
+        if self.owned {
+            unsafe { gs_effect_destroy(self.raw) };
+        }
+    }
+}
+
+/// Turns off the framebuffer's sRGB conversion while alive: the filter works on the stored (gamma-encoded)
+/// values end to end, so colours pass through it unchanged.
+pub struct LinearWrites {
+    previous: bool,
+}
+
+impl LinearWrites {
+    pub fn begin() -> LinearWrites {
+        let previous = unsafe { gs_framebuffer_srgb_enabled() };
+        unsafe { gs_enable_framebuffer_srgb(false) };
+        LinearWrites { previous }
+    }
+}
+
+impl Drop for LinearWrites {
+    fn drop(&mut self) {
+        unsafe { gs_enable_framebuffer_srgb(self.previous) };
+    }
+}

@@ -1,0 +1,11 @@
+//! Everything that talks to OBS. The rest of the crate knows nothing of it.
+
+mod filter;
+mod graphics;
+mod guard;
+mod locale;
+mod logger;
+mod module;
+mod properties;
+mod render;
+mod source;

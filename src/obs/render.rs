@@ -1,0 +1,284 @@
+//! The filter's work on the graphics thread. Once per video frame: capture the input, shrink it to the model's
+//! size, start its copy to the CPU and hand the copy started two frames ago to the worker, upload the newest
+//! mask, blur the background. Then, for every view that draws the source, one compositing pass.
+//! Nothing here waits for the worker or for the GPU.
+
+use super::graphics::{Effect, Format, LinearWrites, Param, StageSurface, TexRender, Texture, TextureRef};
+use super::source::{self, FilterSource};
+use crate::background_image::fit_transform;
+use crate::blur;
+use crate::image_loader::ImageLoader;
+use crate::settings::{BackgroundMode, Settings};
+use crate::worker::{Frame, Worker};
+use std::path::Path;
+
+/// Frames in flight between the GPU and the CPU. A surface is read two frames after its copy started.
+const STAGE_RING: usize = 3;
+
+/// The effect's parameters, looked up once.
+struct Params {
+    image: Param,
+    mask: Param,
+    background: Param,
+    mask_uv_scale: Param,
+    bg_uv_scale: Param,
+    bg_uv_offset: Param,
+    color: Param,
+    threshold: Param,
+    softness: Param,
+    footprint: Param,
+    texel_step: Param,
+    sigma: Param,
+}
+
+impl Params {
+    fn new(e: &Effect) -> Params {
+        Params {
+            image: e.param(c"image"),
+            mask: e.param(c"mask"),
+            background: e.param(c"background"),
+            mask_uv_scale: e.param(c"mask_uv_scale"),
+            bg_uv_scale: e.param(c"bg_uv_scale"),
+            bg_uv_offset: e.param(c"bg_uv_offset"),
+            color: e.param(c"color"),
+            threshold: e.param(c"threshold"),
+            softness: e.param(c"softness"),
+            footprint: e.param(c"footprint"),
+            texel_step: e.param(c"texel_step"),
+            sigma: e.param(c"sigma"),
+        }
+    }
+}
+
+/// The uploaded mask and what it needs to be sampled right.
+struct MaskTexture {
+    texture: Texture,
+    seq: u64,
+    /// Rows are padded to a multiple of 4 bytes (OpenGL's unpack alignment); this crops the padding.
+    uv_scale: [f32; 2],
+}
+
+pub struct RenderPipeline {
+    effect: Effect,
+    params: Params,
+    /// The filter's input for the current frame, shared by every view.
+    input: TexRender,
+    /// The input at the model's size.
+    analysis: TexRender,
+    stages: [Option<StageSurface>; STAGE_RING],
+    staged_seq: [Option<u64>; STAGE_RING],
+    next_seq: u64,
+    mask: Option<MaskTexture>,
+    padded_rows: Vec<u8>,
+    blur_a: TexRender,
+    blur_b: TexRender,
+    blur_fresh: bool,
+    background: Option<Texture>,
+    frame_time: Option<u64>,
+    size: (u32, u32),
+}
+
+impl RenderPipeline {
+    /// Compiles the effect and creates the render targets. Call inside the graphics context.
+    pub fn new(effect_file: &Path) -> Result<RenderPipeline, String> {
+        let effect = Effect::from_file(effect_file)?;
+        let params = Params::new(&effect);
+        Ok(RenderPipeline {
+            effect,
+            params,
+            input: TexRender::new(Format::Rgba8),
+            analysis: TexRender::new(Format::Rgba8),
+            stages: Default::default(),
+            staged_seq: [None; STAGE_RING],
+            next_seq: 0,
+            mask: None,
+            padded_rows: Vec::new(),
+            // Half floats: the blurred background is divided by its weight, which 8 bits cannot carry.
+            blur_a: TexRender::new(Format::Rgba16F),
+            blur_b: TexRender::new(Format::Rgba16F),
+            blur_fresh: false,
+            background: None,
+            frame_time: None,
+            size: (0, 0),
+        })
+    }
+
+    /// Sequence number of the newest frame sent for analysis and of the frame behind the shown mask.
+    pub fn mask_lag(&self) -> Option<u64> {
+        self.mask.as_ref().map(|m| self.next_seq.saturating_sub(1).saturating_sub(m.seq))
+    }
+
+    pub fn render(&mut self, source: FilterSource, settings: &Settings, worker: &Worker, images: &ImageLoader) {
+        let (cx, cy) = source.target_size();
+        if cx == 0 || cy == 0 || worker.failed() {
+            source.skip();
+            return;
+        }
+        let now = source::video_frame_time();
+        if self.frame_time != Some(now) || self.size != (cx, cy) {
+            self.frame_time = Some(now);
+            self.size = (cx, cy);
+            self.blur_fresh = false;
+            if !self.input.render(cx, cy, || source.draw_input(cx, cy)) {
+                source.skip();
+                return;
+            }
+            if let Some((w, h)) = worker.input_size() {
+                self.analyse(worker, w, h);
+            }
+            self.upload_newest_mask(worker);
+            if let Some(loaded) = images.take_loaded() {
+                self.background =
+                    loaded.result.ok().and_then(|img| Texture::rgba_static(img.width, img.height, &img.rgba));
+            }
+        }
+        self.composite(settings);
+    }
+
+    fn analyse(&mut self, worker: &Worker, width: u32, height: u32) {
+        let input = self.input.texture();
+        let (effect, p) = (&self.effect, &self.params);
+        let drawn = self.analysis.render(width, height, || {
+            p.image.set_texture(input);
+            p.footprint.set_vec2([1.0 / width as f32, 1.0 / height as f32]);
+            effect.draw(c"Downscale", input, width, height);
+        });
+        if !drawn {
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let slot = (seq % STAGE_RING as u64) as usize;
+
+        // The surface staged two frames ago: its copy has long finished, so mapping it does not stall.
+        let oldest = (slot + 1) % STAGE_RING;
+        if let (Some(staged), Some(surface)) = (self.staged_seq[oldest].take(), self.stages[oldest].as_mut()) {
+            let mut rgba = worker.take_buffer();
+            if surface.read_rows(|row| rgba.extend_from_slice(row)) {
+                worker.submit(Frame { seq: staged, width: surface.width, height: surface.height, rgba });
+            }
+        }
+
+        if self.stages[slot].as_ref().map(|s| (s.width, s.height)) != Some((width, height)) {
+            self.stages[slot] = StageSurface::new(width, height);
+        }
+        if let Some(surface) = self.stages[slot].as_mut() {
+            surface.stage(self.analysis.texture());
+            self.staged_seq[slot] = Some(seq);
+        }
+    }
+
+    fn upload_newest_mask(&mut self, worker: &Worker) {
+        let Some(newest) = worker.latest_mask() else { return };
+        if self.mask.as_ref().is_some_and(|m| m.seq == newest.seq) {
+            return;
+        }
+        let m = &newest.mask;
+        let padded_width = m.width.next_multiple_of(4);
+        let texture = match self.mask.take() {
+            Some(t) if (t.texture.width, t.texture.height) == (padded_width, m.height) => Some(t.texture),
+            _ => Texture::dynamic(padded_width, m.height, Format::R8),
+        };
+        let Some(mut texture) = texture else { return };
+        if padded_width == m.width {
+            texture.set_image(&m.data, m.width);
+        } else {
+            self.padded_rows.clear();
+            for row in m.data.chunks_exact(m.width as usize) {
+                self.padded_rows.extend_from_slice(row);
+                let last = row[row.len() - 1];
+                self.padded_rows.resize(self.padded_rows.len() + (padded_width - m.width) as usize, last);
+            }
+            texture.set_image(&self.padded_rows, padded_width);
+        }
+        let uv_scale = [m.width as f32 / padded_width as f32, 1.0];
+        self.mask = Some(MaskTexture { texture, seq: newest.seq, uv_scale });
+    }
+
+    /// Blurs the background at reduced resolution; only background pixels are averaged (weighted by how sure
+    /// the mask is that they are background), so the person leaves no halo in the blur.
+    fn blurred_background(&mut self, strength: u32) -> TextureRef {
+        if self.blur_fresh {
+            return self.blur_a.texture();
+        }
+        let plan = blur::plan(strength, self.size.0, self.size.1);
+        let (w, h) = (plan.width, plan.height);
+        let input = self.input.texture();
+        let (effect, p) = (&self.effect, &self.params);
+        self.blur_a.render(w, h, || {
+            p.image.set_texture(input);
+            p.footprint.set_vec2([1.0 / w as f32, 1.0 / h as f32]);
+            effect.draw(c"BlurDownsample", input, w, h);
+        });
+        gaussian_pass(effect, p, self.blur_a.texture(), &mut self.blur_b, (w, h), [1.0 / w as f32, 0.0], plan.sigma);
+        gaussian_pass(effect, p, self.blur_b.texture(), &mut self.blur_a, (w, h), [0.0, 1.0 / h as f32], plan.sigma);
+        self.blur_fresh = true;
+        self.blur_a.texture()
+    }
+
+    fn composite(&mut self, settings: &Settings) {
+        let (cx, cy) = self.size;
+        let input = self.input.texture();
+        let Some(mask) = self.mask.as_ref() else {
+            // No mask yet (the model is still loading): show the input as it is.
+            let _linear = LinearWrites::begin();
+            source::draw_texture(input, cx, cy);
+            return;
+        };
+        let (mask_texture, mask_uv_scale) = (mask.texture.as_ref(), mask.uv_scale);
+        let p = &self.params;
+        p.mask.set_texture(mask_texture);
+        p.mask_uv_scale.set_vec2(mask_uv_scale);
+        p.threshold.set_float(settings.threshold);
+        p.softness.set_float(settings.softness);
+        p.color.set_vec4(settings.color.to_unit());
+
+        let technique = match settings.mode {
+            BackgroundMode::Blur => {
+                let blurred = self.blurred_background(settings.blur_strength);
+                self.params.background.set_texture(blurred);
+                c"CompositeBlur"
+            }
+            BackgroundMode::Image => {
+                let Some(picture) = self.background.as_ref() else {
+                    // No usable picture: the status line says why; show the input unchanged.
+                    let _linear = LinearWrites::begin();
+                    source::draw_texture(input, cx, cy);
+                    return;
+                };
+                let t = fit_transform(settings.image_fit, picture.width, picture.height, cx, cy);
+                p.background.set_texture(picture.as_ref());
+                p.bg_uv_scale.set_vec2(t.scale);
+                p.bg_uv_offset.set_vec2(t.offset);
+                c"CompositeImage"
+            }
+            BackgroundMode::Color => c"CompositeColor",
+            BackgroundMode::Transparent => c"CompositeTransparent",
+        };
+        // The blur passes above reused shared parameters; set the compositing ones last.
+        let p = &self.params;
+        p.image.set_texture(input);
+        p.mask.set_texture(mask_texture);
+        p.mask_uv_scale.set_vec2(mask_uv_scale);
+        let _linear = LinearWrites::begin();
+        self.effect.draw(technique, input, cx, cy);
+    }
+}
+
+/// One direction of the separable Gaussian blur, from `src` into `target`.
+fn gaussian_pass(
+    effect: &Effect,
+    p: &Params,
+    src: TextureRef,
+    target: &mut TexRender,
+    (w, h): (u32, u32),
+    step: [f32; 2],
+    sigma: f32,
+) {
+    target.render(w, h, || {
+        p.image.set_texture(src);
+        p.texel_step.set_vec2(step);
+        p.sigma.set_float(sigma);
+        effect.draw(c"Blur", src, w, h);
+    });
+}

@@ -1,0 +1,77 @@
+//! Safe calls on the filter's own `obs_source_t`.
+
+use super::graphics::{Effect, TextureRef};
+use obs_wrapper::obs_sys::*;
+use std::ffi::CStr;
+
+/// The filter's source. OBS keeps it alive for as long as the filter's data exists (create to destroy), and
+/// its functions may be called from any thread.
+#[derive(Clone, Copy)]
+pub struct FilterSource(*mut obs_source_t);
+
+// SAFETY: libobs source functions are thread-safe; the pointer outlives every user (threads are joined in
+// destroy, before OBS frees the source).
+unsafe impl Send for FilterSource {}
+unsafe impl Sync for FilterSource {}
+
+impl FilterSource {
+    /// # Safety
+    /// `raw` must be the filter's source pointer handed to `create`.
+    pub unsafe fn new(raw: *mut obs_source_t) -> FilterSource {
+        FilterSource(raw)
+    }
+
+    pub fn name(self) -> String {
+        let raw = unsafe { obs_source_get_name(self.0) };
+        if raw.is_null() {
+            return String::new();
+        }
+        unsafe { CStr::from_ptr(raw) }.to_string_lossy().into_owned()
+    }
+
+    /// Base size of the source this filter processes (0 x 0 while it has no video).
+    pub fn target_size(self) -> (u32, u32) {
+        let target = unsafe { obs_filter_get_target(self.0) };
+        if target.is_null() {
+            return (0, 0);
+        }
+        unsafe { (obs_source_get_base_width(target), obs_source_get_base_height(target)) }
+    }
+
+    /// Draws the filter's input unchanged, as if the filter were not there.
+    pub fn skip(self) {
+        unsafe { obs_source_skip_video_filter(self.0) };
+    }
+
+    /// Draws the filter's input (the source and the filters before this one) at `width` x `height` into the
+    /// current render target.
+    pub fn draw_input(self, width: u32, height: u32) {
+        unsafe {
+            if obs_source_process_filter_begin(
+                self.0,
+                gs_color_format_GS_RGBA,
+                obs_allow_direct_render_OBS_ALLOW_DIRECT_RENDERING,
+            ) {
+                let effect = obs_get_base_effect(obs_base_effect_OBS_EFFECT_DEFAULT);
+                obs_source_process_filter_end(self.0, effect, width, height);
+            }
+        }
+    }
+
+    /// Asks an open properties window to rebuild, so the status line shows a new state.
+    pub fn refresh_properties(self) {
+        unsafe { obs_source_update_properties(self.0) };
+    }
+}
+
+/// Timestamp of the video frame being rendered: equal across every view drawn within one frame.
+pub fn video_frame_time() -> u64 {
+    unsafe { obs_get_video_frame_time() }
+}
+
+/// Draws `texture` unchanged with OBS's default effect.
+pub fn draw_texture(texture: TextureRef, width: u32, height: u32) {
+    let effect = Effect::default_effect();
+    effect.param(c"image").set_texture(texture);
+    effect.draw(c"Draw", texture, width, height);
+}
