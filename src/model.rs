@@ -109,9 +109,11 @@ impl ModelSpec {
                 OutputSpec { layout: Layout::Nchw, channels: *c as u32 }
             }
             [_, h, w] if (*h, *w) == (height, width) => OutputSpec { layout: Layout::Nchw, channels: 1 },
-            _ => return Err(Error::model(format!(
+            _ => {
+                return Err(Error::model(format!(
                 "unsupported model output shape {output_shape:?}: expected a 1- or 2-channel mask of {width}x{height}"
-            ))),
+            )))
+            }
         };
         Ok(ModelSpec {
             label: label.to_string(),

@@ -5,6 +5,7 @@ use crate::mask::Mask;
 use crate::model::{ModelSpec, Normalization};
 use crate::preprocess::{fill_tensor, RgbaView};
 use ort::environment::Environment;
+use ort::session::builder::SessionBuilder;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 use std::path::{Path, PathBuf};
@@ -40,13 +41,17 @@ impl Segmenter {
         check_model_file(path)?;
         let invalid =
             |e: &dyn std::fmt::Display| Error::model(format!("{} is not a usable ONNX model: {e}", path.display()));
+        let configure =
+            |e: ort::Error<SessionBuilder>| Error::runtime(format!("cannot configure the ONNX Runtime session: {e}"));
         let session = Session::builder(environment)
             .map_err(|e| Error::runtime(format!("cannot create an ONNX Runtime session: {e}")))?
             .with_intra_threads(threads.max(1))
-            .and_then(|b| b.with_inter_threads(1))
+            .map_err(configure)?
+            .with_inter_threads(1)
+            .map_err(configure)?
             // Spinning threads burn a core while idle between frames; OBS needs that core.
-            .and_then(|b| b.with_intra_op_spinning(false))
-            .map_err(|e| Error::runtime(format!("cannot configure the ONNX Runtime session: {e}")))?
+            .with_intra_op_spinning(false)
+            .map_err(configure)?
             .commit_from_file(path)
             .map_err(|e| invalid(&e))?;
 
