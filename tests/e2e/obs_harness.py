@@ -1,0 +1,379 @@
+"""Run OBS Studio headless (Xvfb) with a scene collection of our own and drive it through obs-websocket.
+
+Pixels are judged only through `GetSourceScreenshot`: it renders the source through its filters into
+an RGBA texture of the source's own size. (Under Xvfb the OBS preview window shows garbage, and the
+preview is switched off here anyway to save CPU.)
+
+Findings this harness relies on (OBS 29.0.2, Mesa llvmpipe):
+- The screenshot of an `image_source` showing an RGB picture equals the file's pixels exactly, alpha 255.
+- Alpha survives: a transparent pixel comes back as (0, 0, 0, 0); a half-transparent one comes back
+  premultiplied (colour * alpha), because OBS draws the source with its normal blending into a cleared
+  texture.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+import obs_config  # noqa: E402  (scripts/obs_config.py: writes OBS scene collections and ini files)
+
+PLUGIN = "obs-virtual-background"
+LOG_PREFIX = f"[{PLUGIN}]"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def decode_image(data_url: str) -> np.ndarray:
+    """A `data:image/png;base64,...` string from obs-websocket -> HxWx4 uint8 RGBA."""
+    raw = base64.b64decode(data_url.split(",", 1)[1])
+    return np.array(Image.open(io.BytesIO(raw)).convert("RGBA"))
+
+
+def load_rgba(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    im = Image.open(path).convert("RGBA")
+    if size and im.size != size:
+        im = im.resize(size, Image.BILINEAR)
+    return np.array(im)
+
+
+def unpremultiply(arr: np.ndarray) -> np.ndarray:
+    """Screenshots carry premultiplied colour where alpha < 255; PNG files hold straight alpha."""
+    a = arr[..., 3:4].astype(np.float32)
+    rgb = np.where(a > 0, arr[..., :3] * 255.0 / np.maximum(a, 1.0) + 0.5, 0.0)
+    return np.dstack([np.clip(rgb, 0, 255).astype(np.uint8), arr[..., 3]])
+
+
+def save_png(arr: np.ndarray, path: Path) -> None:
+    """Save a screenshot as a PNG a viewer shows correctly (straight alpha)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(unpremultiply(arr) if (arr[..., 3] < 255).any() else arr).save(path)
+
+
+def wait_until(measure: Callable[[], Any], good: Callable[[Any], bool], timeout: float,
+               interval: float = 0.2, consecutive: int = 2) -> tuple[bool, Any, float]:
+    """Call `measure()` until `good(value)` holds for `consecutive` calls in a row or `timeout` passes.
+
+    Returns (ok, last value, seconds until ok). Masks need a model load plus a few frames, and a single
+    lucky frame should not count, hence the consecutive requirement.
+    """
+    start = time.monotonic()
+    streak = 0
+    value = None
+    while True:
+        value = measure()
+        streak = streak + 1 if good(value) else 0
+        elapsed = time.monotonic() - start
+        if streak >= consecutive:
+            return True, value, elapsed
+        if elapsed > timeout:
+            return False, value, elapsed
+        time.sleep(interval)
+
+
+@dataclass
+class ObsConfig:
+    """What to put into the temporary OBS configuration."""
+    canvas: tuple[int, int]
+    scenes: list[dict]
+    sources: list[dict]
+    fps: int = 30
+    collection: str = "E2E"
+    profile: str = "E2E"
+
+
+@dataclass
+class ObsInstance:
+    """One OBS process on its own Xvfb display, with its own HOME and websocket port."""
+    home: Path
+    artifacts: Path
+    config: ObsConfig
+    port: int = field(default_factory=free_port)
+    xvfb: subprocess.Popen | None = None
+    obs: subprocess.Popen | None = None
+    client: Any = None
+    display: str = ""
+    started_at: float = 0.0
+    startup_seconds: float = 0.0
+
+    # ---- configuration -------------------------------------------------------------------------
+    @property
+    def config_dir(self) -> Path:
+        return self.home / ".config" / "obs-studio"
+
+    def write_config(self) -> None:
+        c = self.config
+        w, h = (v + (v & 1) for v in c.canvas)  # OBS wants an even canvas
+        prof_dir = c.profile.replace(" ", "_")
+        obs_config.write_ini(self.config_dir / "global.ini", {
+            "General": {"FirstRun": "true", "LastVersion": obs_config.OBS_VERSION},
+            "Basic": {
+                "Profile": c.profile, "ProfileDir": prof_dir,
+                "SceneCollection": c.collection,
+                "SceneCollectionFile": obs_config.collection_file_name(c.collection)[:-5],
+            },
+            # The preview under Xvfb is garbage anyway and costs about a quarter of a core.
+            "BasicWindow": {"PreviewEnabled": "false"},
+            "OBSWebSocket": {
+                "ServerEnabled": "true", "AuthRequired": "false", "ServerPort": self.port,
+                "FirstLoad": "false", "AlertsEnabled": "false",
+            },
+        })
+        obs_config.write_ini(self.config_dir / "basic" / "profiles" / prof_dir / "basic.ini",
+                             obs_config.profile_sections(c.profile, w, h, c.fps))
+        obs_config.write_json(
+            self.config_dir / "basic" / "scenes" / obs_config.collection_file_name(c.collection),
+            obs_config.collection(c.collection, c.scenes, c.sources))
+
+    # ---- processes -----------------------------------------------------------------------------
+    def start(self, timeout: float = 90.0) -> None:
+        self.write_config()
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        # -displayfd: Xvfb picks a free display number itself and writes it to the pipe.
+        r, w = os.pipe()
+        self.xvfb = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+            pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=open(self.artifacts / "xvfb.txt", "w"))
+        os.close(w)
+        with os.fdopen(r) as f:
+            num = f.readline().strip()
+        if not num:
+            raise RuntimeError("Xvfb did not start (see xvfb.txt)")
+        self.display = f":{num}"
+
+        env = dict(os.environ)
+        env.update(HOME=str(self.home), DISPLAY=self.display,
+                   XDG_CONFIG_HOME=str(self.home / ".config"),
+                   XDG_CACHE_HOME=str(self.home / ".cache"),
+                   LIBGL_ALWAYS_SOFTWARE="1", QT_QPA_PLATFORM="xcb")
+        env.pop("WAYLAND_DISPLAY", None)
+        self.started_at = time.monotonic()
+        self.obs = subprocess.Popen(
+            ["obs", "--multi", "--disable-missing-files-check", "--minimize-to-tray",
+             "--collection", self.config.collection, "--profile", self.config.profile],
+            cwd=self.home, env=env, stdin=subprocess.DEVNULL,
+            stdout=open(self.artifacts / "obs-stdout.txt", "w"), stderr=subprocess.STDOUT)
+        self.client = self._connect(timeout)
+        self.startup_seconds = time.monotonic() - self.started_at
+
+    def _connect(self, timeout: float):
+        import logging
+
+        import obsws_python
+        logging.getLogger("obsws_python").setLevel(logging.CRITICAL)  # refused connects while OBS starts
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.obs.poll() is not None:
+                raise RuntimeError(f"OBS exited with {self.obs.returncode} during start-up:\n{self.stdout_tail()}")
+            try:
+                client = obsws_python.ReqClient(host="127.0.0.1", port=self.port, timeout=30)
+                client.send("GetVersion", raw=True)
+                return client
+            except Exception as e:  # connection refused until obs-websocket is up
+                last = e
+                time.sleep(0.25)
+        raise RuntimeError(f"obs-websocket not reachable on port {self.port} after {timeout}s ({last}):\n"
+                           f"{self.stdout_tail()}")
+
+    def stop(self, timeout: float = 10.0) -> tuple[float, int | None]:
+        """SIGINT (clean shutdown, writes the log), wait; returns (seconds, exit code or None if killed)."""
+        seconds, code = 0.0, None
+        if self.client is not None:
+            try:
+                self.client.disconnect()
+            except Exception:
+                pass
+            self.client = None
+        if self.obs is not None and self.obs.poll() is None:
+            t = time.monotonic()
+            self.obs.send_signal(signal.SIGINT)
+            try:
+                code = self.obs.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.obs.kill()
+                self.obs.wait()
+            seconds = time.monotonic() - t
+        elif self.obs is not None:
+            code = self.obs.returncode
+        self.collect_log()
+        if self.xvfb is not None and self.xvfb.poll() is None:
+            self.xvfb.terminate()
+            try:
+                self.xvfb.wait(5)
+            except subprocess.TimeoutExpired:
+                self.xvfb.kill()
+                self.xvfb.wait()
+        return seconds, code
+
+    # ---- logs ----------------------------------------------------------------------------------
+    def log_path(self) -> Path | None:
+        logs = sorted((self.config_dir / "logs").glob("*.txt"), key=lambda p: p.stat().st_mtime)
+        return logs[-1] if logs else None
+
+    def log_text(self) -> str:
+        p = self.log_path()
+        return p.read_text(errors="replace") if p else ""
+
+    def plugin_log_lines(self) -> list[str]:
+        return [line for line in self.log_text().splitlines() if LOG_PREFIX in line]
+
+    def collect_log(self) -> None:
+        p = self.log_path()
+        if p:
+            shutil.copy(p, self.artifacts / "obs-log.txt")
+
+    def stdout_tail(self, n: int = 40) -> str:
+        try:
+            lines = (self.artifacts / "obs-stdout.txt").read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-n:])
+
+    # ---- requests ------------------------------------------------------------------------------
+    def request(self, name: str, data: dict | None = None) -> dict:
+        return self.client.send(name, data, raw=True) or {}
+
+    def screenshot(self, source: str) -> np.ndarray:
+        """The source rendered through its filters at its native size, HxWx4 uint8 RGBA."""
+        r = self.request("GetSourceScreenshot", {"sourceName": source, "imageFormat": "png"})
+        return decode_image(r["imageData"])
+
+    def wait_for_picture(self, source: str, timeout: float = 30.0, tol: int = 0) -> np.ndarray:
+        """Screenshot once the source shows something and stopped changing by more than `tol` (image
+        sources load their file asynchronously: right after start-up they render fully transparent)."""
+        prev: list[np.ndarray] = []
+
+        def measure():
+            shot = self.screenshot(source)
+            same = bool(prev) and int(np.abs(prev[-1].astype(np.int16) - shot).max()) <= tol
+            prev.append(shot)
+            return bool(shot[..., 3].any()) and same
+
+        ok, _, secs = wait_until(measure, bool, timeout, consecutive=1)
+        if not ok:
+            raise RuntimeError(f"source {source!r} showed nothing stable within {timeout}s")
+        return prev[-1]
+
+    def set_filter_settings(self, source: str, filt: str, settings: dict, reset: bool = False) -> None:
+        """Apply settings; with reset=True everything else goes back to the filter's defaults first."""
+        self.request("SetSourceFilterSettings", {"sourceName": source, "filterName": filt,
+                                                 "filterSettings": settings, "overlay": not reset})
+
+    def set_filter_enabled(self, source: str, filt: str, enabled: bool) -> None:
+        self.request("SetSourceFilterEnabled", {"sourceName": source, "filterName": filt,
+                                                "filterEnabled": enabled})
+
+    def filter_settings(self, source: str, filt: str) -> dict:
+        return self.request("GetSourceFilter", {"sourceName": source, "filterName": filt})["filterSettings"]
+
+    def set_program_scene(self, scene: str) -> None:
+        self.request("SetCurrentProgramScene", {"sceneName": scene})
+
+
+def install_plugin(plugin_root: Path, log: Path) -> None:
+    """Install the built plugin with the project's own installer (what a user runs)."""
+    with open(log, "w") as out:
+        r = subprocess.run(["bash", str(REPO / "scripts" / "install-plugin"), "--dest", str(plugin_root)],
+                           stdout=out, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        raise RuntimeError(f"scripts/install-plugin failed ({r.returncode}):\n{log.read_text()}")
+
+
+# ---- image measures (numpy only) -----------------------------------------------------------------
+def load_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """Ground-truth mask resized to `size` (w, h), as bool (True = person)."""
+    im = Image.open(path).convert("L")
+    if im.size != size:
+        im = im.resize(size, Image.BILINEAR)
+    return np.array(im) >= 128
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def erode(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Binary erosion with a (2r+1)^2 square, via a summed-area table."""
+    if radius <= 0:
+        return mask.copy()
+    m = np.pad(mask.astype(np.int32), radius, constant_values=0)
+    s = np.pad(m.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    k = 2 * radius + 1
+    h, w = mask.shape
+    box = s[k:k + h, k:k + w] - s[0:h, k:k + w] - s[k:k + h, 0:w] + s[0:h, 0:w]
+    return box == k * k
+
+
+def mean_abs_diff(a: np.ndarray, b: np.ndarray, region: np.ndarray | None = None) -> float:
+    """Mean absolute RGB difference (0..255) over `region` (all pixels if None)."""
+    d = np.abs(a[..., :3].astype(np.int16) - b[..., :3].astype(np.int16)).mean(axis=-1)
+    return float(d[region].mean() if region is not None else d.mean())
+
+
+def laplacian_energy(img: np.ndarray, region: np.ndarray) -> float:
+    """Mean squared 4-neighbour Laplacian of the luma over `region`: how much fine detail is there."""
+    y = img[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    lap = np.zeros_like(y)
+    lap[1:-1, 1:-1] = (4 * y[1:-1, 1:-1] - y[:-2, 1:-1] - y[2:, 1:-1] - y[1:-1, :-2] - y[1:-1, 2:])
+    inner = region.copy()
+    inner[[0, -1], :] = False
+    inner[:, [0, -1]] = False
+    return float((lap[inner] ** 2).mean())
+
+
+def pattern_image(size: tuple[int, int], blocks: tuple[int, int] = (8, 6), seed: int = 7) -> np.ndarray:
+    """A background with a strong pattern: blocks of vivid, clearly different colours (RGBA)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    bx, by = blocks
+    palette = rng.integers(0, 256, size=(by, bx, 3))
+    # Saturate: in every block one channel is 0 and another 255.
+    lo = rng.integers(0, 3, size=(by, bx))
+    hi = (lo + rng.integers(1, 3, size=(by, bx))) % 3
+    iy, ix = np.indices((by, bx))
+    palette[iy, ix, lo] = 0
+    palette[iy, ix, hi] = 255
+    ys = np.minimum(np.arange(h) * by // h, by - 1)
+    xs = np.minimum(np.arange(w) * bx // w, bx - 1)
+    rgb = palette[ys[:, None], xs[None, :]].astype(np.uint8)
+    return np.dstack([rgb, np.full((h, w), 255, np.uint8)])
+
+
+def colour_to_obs(rgb: tuple[int, int, int]) -> int:
+    """(r, g, b) -> OBS colour setting 0xAABBGGRR (opaque)."""
+    r, g, b = rgb
+    return (0xFF << 24) | (b << 16) | (g << 8) | r
+
+
+def pick_absent_colour(img: np.ndarray, tol: int) -> tuple[int, int, int]:
+    """A vivid colour that no pixel of `img` is within `tol` of, so 'is the colour' means 'was replaced'."""
+    candidates = [(255, 0, 255), (0, 255, 255), (0, 0, 255), (255, 255, 0), (0, 255, 0), (255, 0, 0)]
+    px = img[..., :3].astype(np.int16)
+    for c in candidates:
+        if not (np.abs(px - np.array(c, np.int16)).max(axis=-1) <= tol).any():
+            return c
+    raise RuntimeError("every candidate colour occurs in the test picture")
+
+
+def is_colour(img: np.ndarray, rgb: tuple[int, int, int], tol: int) -> np.ndarray:
+    return np.abs(img[..., :3].astype(np.int16) - np.array(rgb, np.int16)).max(axis=-1) <= tol

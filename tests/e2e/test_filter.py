@@ -1,0 +1,235 @@
+"""End-to-end tests: the Virtual Background filter inside a real, headless OBS Studio 29.
+
+Tests run in file order against one OBS instance (see conftest.py); the last one shuts OBS down.
+Every test sets the settings it needs from the filter's defaults (reset=True), so order only matters
+for the final shutdown test.
+"""
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pytest
+
+import obs_harness as h
+from conftest import E2E, FILTER, Subject
+
+IOU_MIN = 0.85  # mask quality needed against the ground truth (Color and Transparent modes)
+COLOUR_TOL = 2  # a pixel "is the colour" if every channel is within this of it
+ERODE_FRAC = 0.04  # core regions: ground truth eroded by this fraction of the short side
+IMAGE_BG_MAD = 12.0  # Image mode: background core vs the expected picture, mean |diff| (0..255)
+PERSON_MAD = 6.0  # person core vs the input, mean |diff| (0..255), Image and Blur modes
+BLUR_DETAIL_MAX = 0.5  # Blur: background fine detail (Laplacian energy) at most this share of the input's
+BLUR_BG_MAD_MIN = 4.0  # Blur: background core must differ from the input at least this much
+PASSTHROUGH_TOL = 2  # max |diff| for "equals the filter-disabled picture"
+FIRST_WAIT = 90.0  # the first mask includes loading the model
+WAIT = 45.0
+ERROR_WORDS = re.compile(r"fail|error|cannot|can't|could not|not found|no such|missing|unable", re.I)
+
+
+def cores(s: Subject) -> tuple[np.ndarray, np.ndarray]:
+    """(person core, background core): ground truth eroded so mask edges do not count."""
+    r = max(1, round(min(s.gt.shape) * ERODE_FRAC))
+    return h.erode(s.gt, r), h.erode(~s.gt, r)
+
+
+def first_wait(e2e: E2E) -> float:
+    return FIRST_WAIT if "first_mask_s" not in e2e.timings else WAIT
+
+
+def colour_mode_iou(e2e: E2E, s: Subject, name: str) -> None:
+    """Set Color mode with a colour absent from the picture; person = pixels not of that colour."""
+    colour = h.pick_absent_colour(s.reference, COLOUR_TOL + 8)
+    e2e.obs.set_filter_settings(s.source, FILTER, {"mode": "color", "color": h.colour_to_obs(colour)},
+                                reset=True)
+
+    def measure():
+        shot = e2e.obs.screenshot(s.source)
+        return h.iou(~h.is_colour(shot, colour, COLOUR_TOL), s.gt), shot
+
+    ok, (score, shot), secs = h.wait_until(measure, lambda v: v[0] >= IOU_MIN, first_wait(e2e))
+    e2e.save(name, shot)
+    e2e.timings.setdefault("first_mask_s", round(secs, 2))
+    e2e.timings[f"{name}_s"] = round(secs, 2)
+    replaced = h.is_colour(shot, colour, COLOUR_TOL).mean()
+    assert ok, f"Color mode: IoU {score:.3f} < {IOU_MIN} after {secs:.0f}s ({replaced:.1%} pixels of the colour)"
+
+
+# ---- the harness itself (valid with or without the plugin) ------------------------------------------
+def test_screenshot_of_disabled_filter_is_the_picture(e2e: E2E) -> None:
+    for s in [e2e.person, e2e.sample]:
+        if s is None:
+            continue
+        expected = h.load_rgba(s.file)
+        assert s.reference.shape == expected.shape
+        diff = int(np.abs(s.reference.astype(np.int16) - expected).max())
+        assert diff == 0, f"{s.source}: screenshot differs from the file by up to {diff}"
+
+
+def test_screenshot_keeps_alpha(e2e: E2E) -> None:
+    name, path = e2e.alpha_probe
+    shot = e2e.obs.screenshot(name)
+    src = h.load_rgba(path)
+    assert shot.shape == src.shape
+    alpha_diff = int(np.abs(shot[..., 3].astype(np.int16) - src[..., 3]).max())
+    assert alpha_diff == 0, f"alpha differs by up to {alpha_diff}"
+    opaque = src[..., 3] == 255
+    colour_diff = int(np.abs(shot[opaque].astype(np.int16) - src[opaque]).max())
+    assert colour_diff == 0, f"opaque pixels differ by up to {colour_diff}"
+
+
+# ---- the filter on a person photo with ground truth --------------------------------------------------
+def test_color_mode(e2e: E2E) -> None:
+    e2e.require_plugin()
+    colour_mode_iou(e2e, e2e.require_person(), "mode-color")
+
+
+def test_transparent_mode(e2e: E2E) -> None:
+    e2e.require_plugin()
+    s = e2e.require_person()
+    e2e.obs.set_filter_settings(s.source, FILTER, {"mode": "transparent"}, reset=True)
+
+    def measure():
+        shot = e2e.obs.screenshot(s.source)
+        return h.iou(shot[..., 3] >= 128, s.gt), shot
+
+    ok, (score, shot), secs = h.wait_until(measure, lambda v: v[0] >= IOU_MIN, first_wait(e2e))
+    e2e.save("mode-transparent", shot)
+    e2e.timings["mode-transparent_s"] = round(secs, 2)
+    assert ok, f"Transparent mode: alpha IoU {score:.3f} < {IOU_MIN} after {secs:.0f}s"
+    person, _ = cores(s)
+    # Where the person is opaque its pixels are the input's.
+    opaque = person & (shot[..., 3] == 255)
+    assert h.mean_abs_diff(shot, s.reference, opaque) < PERSON_MAD
+
+
+def test_image_mode(e2e: E2E) -> None:
+    e2e.require_plugin()
+    s = e2e.require_person()
+    hgt, wid = s.reference.shape[:2]
+    # The picture has another aspect ratio than the source, so only "stretch" lines its blocks up
+    # with this expectation ("cover" would crop, "contain" would letterbox).
+    expected = h.load_rgba(e2e.background, (wid, hgt))
+    e2e.obs.set_filter_settings(s.source, FILTER, {"mode": "image", "image_path": str(e2e.background),
+                                                   "image_fit": "stretch"}, reset=True)
+    person, background = cores(s)
+
+    def measure():
+        shot = e2e.obs.screenshot(s.source)
+        return h.mean_abs_diff(shot, expected, background), h.mean_abs_diff(shot, s.reference, person), shot
+
+    ok, (bg, fg, shot), secs = h.wait_until(
+        measure, lambda v: v[0] < IMAGE_BG_MAD and v[1] < PERSON_MAD, first_wait(e2e))
+    e2e.save("mode-image", shot)
+    e2e.timings["mode-image_s"] = round(secs, 2)
+    assert ok, (f"Image mode after {secs:.0f}s: background vs picture {bg:.1f} (need < {IMAGE_BG_MAD}), "
+                f"person vs input {fg:.1f} (need < {PERSON_MAD})")
+
+
+def test_blur_mode(e2e: E2E) -> None:
+    e2e.require_plugin()
+    s = e2e.require_person()
+    e2e.obs.set_filter_settings(s.source, FILTER, {"mode": "blur"}, reset=True)  # default strength
+    person, background = cores(s)
+    detail_in = h.laplacian_energy(s.reference, background)
+
+    def measure():
+        shot = e2e.obs.screenshot(s.source)
+        return (h.laplacian_energy(shot, background) / detail_in,
+                h.mean_abs_diff(shot, s.reference, background),
+                h.mean_abs_diff(shot, s.reference, person), shot)
+
+    ok, (detail, bg, fg, shot), secs = h.wait_until(
+        measure, lambda v: v[0] < BLUR_DETAIL_MAX and v[1] > BLUR_BG_MAD_MIN and v[2] < PERSON_MAD,
+        first_wait(e2e))
+    e2e.save("mode-blur", shot)
+    e2e.timings["mode-blur_s"] = round(secs, 2)
+    assert ok, (f"Blur mode after {secs:.0f}s: background detail {detail:.2f} of the input's "
+                f"(need < {BLUR_DETAIL_MAX}), background diff {bg:.1f} (need > {BLUR_BG_MAD_MIN}), "
+                f"person diff {fg:.1f} (need < {PERSON_MAD})")
+
+
+def test_missing_model_passes_video_through_then_recovers(e2e: E2E) -> None:
+    e2e.require_plugin()
+    s = e2e.require_person()
+    missing = "/nonexistent.onnx"
+    before = len(e2e.obs.plugin_log_lines())
+    # Color mode, so that anything but passthrough would be obvious.
+    e2e.obs.set_filter_settings(s.source, FILTER, {"mode": "color", "model": "custom",
+                                                   "model_path": missing}, reset=True)
+
+    def measure():
+        shot = e2e.obs.screenshot(s.source)
+        return int(np.abs(shot.astype(np.int16) - s.reference).max()), shot
+
+    ok, (diff, shot), secs = h.wait_until(measure, lambda v: v[0] <= PASSTHROUGH_TOL, WAIT, consecutive=3)
+    e2e.save("failed-model-passthrough", shot)
+    assert ok, f"with a missing model the output is not the input (max diff {diff} after {secs:.0f}s)"
+
+    # OBS is still alive and answering, and the filter stays in passthrough over more frames.
+    assert e2e.obs.request("GetVersion")["obsVersion"]
+    time.sleep(2)
+    assert int(np.abs(e2e.obs.screenshot(s.source).astype(np.int16) - s.reference).max()) <= PASSTHROUGH_TOL
+
+    new = e2e.obs.plugin_log_lines()[before:]
+    reasons = [l for l in new if missing in l and ERROR_WORDS.search(l)]
+    assert len(reasons) == 1, "expected exactly one log line with the reason, plugin lines were:\n" + "\n".join(new)
+
+    # Back to the shipped model: masks come back.
+    colour_mode_iou(e2e, s, "recovered-color")
+
+
+def test_media_source_color_mode(e2e: E2E) -> None:
+    """Asynchronous frames (Media source, like a webcam) get the same treatment as a picture."""
+    e2e.require_plugin()
+    e2e.require_person()
+    if e2e.video is None:
+        pytest.skip("ffmpeg not available to make the test video")
+    v = e2e.video
+    e2e.obs.set_program_scene(v.scene)
+    # A decoded frame without the filter, to pick a colour that is not in the video.
+    e2e.obs.set_filter_enabled(v.source, FILTER, False)
+    v.reference = e2e.obs.wait_for_picture(v.source, tol=16)
+    e2e.obs.set_filter_enabled(v.source, FILTER, True)
+    colour_mode_iou(e2e, v, "media-source-color")
+
+
+# ---- the bundled sample picture: pictures for the README ---------------------------------------------
+@pytest.mark.parametrize("mode", ["color", "transparent", "image", "blur"])
+def test_sample_modes(e2e: E2E, mode: str) -> None:
+    e2e.require_plugin()
+    s = e2e.sample
+    e2e.obs.set_program_scene(s.scene)
+    settings: dict = {"mode": mode}
+    if mode == "color":
+        settings["color"] = h.colour_to_obs(h.pick_absent_colour(s.reference, COLOUR_TOL + 8))
+    if mode == "image":
+        settings.update(image_path=str(e2e.background), image_fit="cover")
+    e2e.obs.set_filter_settings(s.source, FILTER, settings, reset=True)
+
+    def measure():
+        shot = e2e.obs.screenshot(s.source)
+        if mode == "transparent":
+            return float((shot[..., 3] < 128).mean()), shot
+        changed = np.abs(shot[..., :3].astype(np.int16) - s.reference[..., :3]).max(axis=-1) > 10
+        return float(changed.mean()), shot
+
+    # No ground truth here: only "a sizeable part of the picture (its background) was replaced".
+    ok, (share, shot), secs = h.wait_until(measure, lambda v: 0.1 <= v[0] <= 0.9, first_wait(e2e))
+    e2e.save(f"sample-{mode}", shot)
+    e2e.timings[f"sample-{mode}_s"] = round(secs, 2)
+    assert ok, f"sample, {mode}: {share:.1%} of the picture changed (expected 10%..90%) after {secs:.0f}s"
+
+
+# ---- shutdown (must stay last) -----------------------------------------------------------------------
+def test_sigint_shuts_down_cleanly_and_unloads(e2e: E2E) -> None:
+    e2e.require_plugin()
+    seconds, code = e2e.obs.stop(timeout=10)
+    e2e.timings["shutdown_s"] = round(seconds, 2)
+    assert code is not None, "OBS did not exit within 10 s of SIGINT (killed)"
+    assert code == 0, f"OBS exit code {code}"
+    log = e2e.obs.log_text()
+    assert f"{h.LOG_PREFIX} unloaded" in log, "no '[obs-virtual-background] unloaded' line in the OBS log"
+    crashes = list((e2e.obs.config_dir / "crashes").glob("*"))
+    assert not crashes, f"OBS wrote crash reports: {crashes}"
