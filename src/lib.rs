@@ -6,6 +6,7 @@
 pub mod background_image;
 pub mod blur;
 pub mod error;
+pub mod eval;
 pub mod image_loader;
 pub mod latest_slot;
 pub mod mask;
@@ -19,3 +20,6 @@ pub mod worker;
 
 #[cfg(feature = "plugin")]
 mod obs;
+
+#[cfg(feature = "offline")]
+pub mod offline;

@@ -1,0 +1,144 @@
+// Virtual Background for `vbg` (wgpu): the twin of virtual_background.effect, pass for pass and formula for
+// formula, so offline renders, evaluations and benchmarks show what OBS shows. Change both together.
+//   fs_downscale         the frame to the model's input size (area average, no aliasing)
+//   fs_blur_downsample   the frame shrunk for blurring, weighted by how surely each pixel is background
+//   fs_blur              one direction of a separable Gaussian on that weighted frame
+//   fs_composite_*       the person over the blurred frame, a picture, a colour, or transparency
+
+struct Params {
+    mask_uv_scale: vec2<f32>,  // crops mask padding (1,1 here: wgpu needs no row padding)
+    bg_uv_scale: vec2<f32>,    // picture coordinates = uv * bg_uv_scale + bg_uv_offset (image fit)
+    bg_uv_offset: vec2<f32>,
+    footprint: vec2<f32>,      // one output pixel, in input texture coordinates (downscaling)
+    texel_step: vec2<f32>,     // one blur tap, in texture coordinates
+    target_size: vec2<f32>,    // size of the pass's output, to turn pixel positions into uv
+    color: vec4<f32>,          // background colour, also Contain's border
+    threshold: f32,            // probability at the middle of the person's edge
+    softness: f32,             // width of the edge ramp, in probability
+    sigma: f32,                // Gaussian sigma, in taps
+    _pad: f32,
+};
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var image: texture_2d<f32>;
+@group(0) @binding(2) var mask: texture_2d<f32>;
+@group(0) @binding(3) var background: texture_2d<f32>;
+@group(0) @binding(4) var linear_clamp: sampler;
+
+// One triangle that covers the whole target.
+@vertex
+fn vs_main(@builtin(vertex_index) i: u32) -> @builtin(position) vec4<f32> {
+    let x = f32((i << 1u) & 2u);
+    let y = f32(i & 2u);
+    return vec4<f32>(x * 2.0 - 1.0, 1.0 - y * 2.0, 0.0, 1.0);
+}
+
+// Texture coordinates of this pixel's centre, top-left origin as in OBS.
+fn uv_at(pos: vec4<f32>) -> vec2<f32> {
+    return pos.xy / p.target_size;
+}
+
+fn sample(t: texture_2d<f32>, uv: vec2<f32>) -> vec4<f32> {
+    return textureSampleLevel(t, linear_clamp, uv, 0.0);
+}
+
+fn probability(uv: vec2<f32>) -> f32 {
+    return sample(mask, uv * p.mask_uv_scale).r;
+}
+
+// Opacity of the person: a smooth step of width `softness` centred on `threshold` (a hard cut at 0).
+fn person_alpha(uv: vec2<f32>) -> f32 {
+    let prob = probability(uv);
+    if (p.softness <= 0.0001) {
+        return select(0.0, 1.0, prob >= p.threshold);
+    }
+    let t = clamp((prob - (p.threshold - 0.5 * p.softness)) / p.softness, 0.0, 1.0);
+    return t * t * (3.0 - 2.0 * t);
+}
+
+// How much a pixel may contribute to the blurred background: none from a little before the person's edge
+// inwards, so no person colour bleeds into the blur (no halo around them).
+fn background_weight(uv: vec2<f32>) -> f32 {
+    let edge = max(p.threshold - 0.5 * p.softness, 0.02);
+    return 1.0 - smoothstep(0.5 * edge, edge, probability(uv));
+}
+
+// Offset of tap (x, y) of a 4x4 grid spread over one output pixel.
+fn grid_offset(x: i32, y: i32) -> vec2<f32> {
+    return (vec2<f32>(f32(x), f32(y)) + 0.5) / 4.0 - 0.5;
+}
+
+@fragment
+fn fs_downscale(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    let uv = uv_at(pos);
+    var sum = vec4<f32>(0.0);
+    for (var y = 0; y < 4; y++) {
+        for (var x = 0; x < 4; x++) {
+            sum += sample(image, uv + grid_offset(x, y) * p.footprint);
+        }
+    }
+    return sum / 16.0;
+}
+
+@fragment
+fn fs_blur_downsample(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    let uv0 = uv_at(pos);
+    var sum = vec4<f32>(0.0);
+    for (var y = 0; y < 4; y++) {
+        for (var x = 0; x < 4; x++) {
+            let uv = uv0 + grid_offset(x, y) * p.footprint;
+            let w = background_weight(uv);
+            sum += vec4<f32>(sample(image, uv).rgb * w, w);
+        }
+    }
+    return sum / 16.0;
+}
+
+@fragment
+fn fs_blur(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    let uv = uv_at(pos);
+    var sum = vec4<f32>(0.0);
+    var total = 0.0;
+    for (var i = -8; i <= 8; i++) {
+        let w = exp(-0.5 * f32(i * i) / (p.sigma * p.sigma));
+        sum += sample(image, uv + f32(i) * p.texel_step) * w;
+        total += w;
+    }
+    return sum / total;
+}
+
+@fragment
+fn fs_composite_blur(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    let uv = uv_at(pos);
+    let fg = sample(image, uv);
+    let b = sample(background, uv);
+    // Weighted average of nearby background pixels; deep inside the person there are none, and the
+    // person covers that spot anyway.
+    let bg = mix(fg.rgb, b.rgb / max(b.a, 0.0001), clamp(b.a * 50.0, 0.0, 1.0));
+    return vec4<f32>(mix(bg, fg.rgb, person_alpha(uv)), fg.a);
+}
+
+@fragment
+fn fs_composite_image(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    let uv = uv_at(pos);
+    let fg = sample(image, uv);
+    let buv = uv * p.bg_uv_scale + p.bg_uv_offset;
+    let pic = sample(background, buv);
+    let inside = buv.x >= 0.0 && buv.x <= 1.0 && buv.y >= 0.0 && buv.y <= 1.0;
+    let bg = select(p.color.rgb, mix(p.color.rgb, pic.rgb, pic.a), inside);
+    return vec4<f32>(mix(bg, fg.rgb, person_alpha(uv)), fg.a);
+}
+
+@fragment
+fn fs_composite_color(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    let uv = uv_at(pos);
+    let fg = sample(image, uv);
+    return vec4<f32>(mix(p.color.rgb, fg.rgb, person_alpha(uv)), fg.a);
+}
+
+@fragment
+fn fs_composite_transparent(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    let uv = uv_at(pos);
+    let fg = sample(image, uv);
+    return vec4<f32>(fg.rgb, fg.a * person_alpha(uv));
+}

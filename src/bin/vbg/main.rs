@@ -1,0 +1,51 @@
+//! `vbg`: the Virtual Background filter outside OBS. Renders photos and videos, evaluates masks against
+//! ground truth, and benchmarks the pipeline, with the plugin's own core and settings.
+
+mod args;
+mod bench;
+mod eval;
+mod json;
+mod render;
+
+use obs_virtual_background::error::Error;
+
+const HELP: &str = "\
+vbg: put a virtual background behind a person, outside OBS
+
+usage:
+  vbg render IN OUT [settings]       a photo (.png .jpg .bmp) or a video (.mp4 .mkv .mov .webm; audio kept)
+  vbg eval SET_DIR [settings] [--json FILE] [--save-masks DIR] [--limit N]
+                                     mask quality on a set in the layout of shared/eval
+  vbg bench [--model general|landscape|all] [--threads 1,2] [--runs N] [--json FILE]
+                                     time per step, masks per second, compositing time
+
+settings (names, defaults and ranges are the OBS filter's):
+  --mode blur|image|color|transparent   (blur)     --blur 1..100            (50)
+  --background IMG  --fit cover|contain|stretch (cover)   --color #rrggbb  (#00ff00)
+  --model general|landscape|FILE.onnx   (general)  --threads 1..8           (1)
+  --threshold 0..1  (0.5)                          --softness 0..0.5        (0.1)
+
+Transparent output: .png for photos, .webm (VP9) or .mov (ProRes 4444) for videos.
+The GPU used is the first high-performance wgpu adapter (WGPU_BACKEND=vulkan|gl to choose a backend).";
+
+fn main() {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let result = match raw.first().map(String::as_str) {
+        Some("render") => render::run(&raw[1..]),
+        Some("eval") => eval::run(&raw[1..]),
+        Some("bench") => bench::run(&raw[1..]),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{HELP}");
+            Ok(())
+        }
+        Some(other) => Err(args::usage(format!("unknown command '{other}' (try vbg --help)"))),
+    };
+    if let Err(e) = result {
+        report(&e);
+        std::process::exit(1);
+    }
+}
+
+fn report(e: &Error) {
+    eprintln!("vbg: {e}");
+}

@@ -1,0 +1,110 @@
+//! `vbg render`: photos and videos with a virtual background.
+
+use crate::args::{usage, Args};
+use obs_virtual_background::background_image;
+use obs_virtual_background::error::Error;
+use obs_virtual_background::offline::pipeline::Pipeline;
+use obs_virtual_background::offline::video::{probe, Decoder, Encoder};
+use obs_virtual_background::preprocess::RgbaView;
+use obs_virtual_background::settings::BackgroundMode;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const PHOTO_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp"];
+
+fn is_photo(path: &Path) -> bool {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    PHOTO_EXTENSIONS.contains(&ext.as_str())
+}
+
+pub fn run(raw: &[String]) -> Result<(), Error> {
+    let args = Args::parse(raw, &[], &["--quiet"])?;
+    let [input, output] = args.positional.as_slice() else {
+        return Err(usage("vbg render IN OUT [settings]".into()));
+    };
+    let (input, output) = (Path::new(input), Path::new(output));
+    let settings = args.settings()?;
+    if settings.mode == BackgroundMode::Image && settings.image_path.is_empty() {
+        return Err(usage("--mode image needs --background IMG".into()));
+    }
+    let mut pipeline = Pipeline::new(settings.clone())?;
+    eprintln!("rendering on {}", pipeline.compositor.gpu().describe());
+    if settings.mode == BackgroundMode::Image {
+        let picture = background_image::load(Path::new(&settings.image_path))?;
+        pipeline.compositor.set_background(Some(&picture));
+    }
+    let started = Instant::now();
+    let frames = if is_photo(input) {
+        render_photo(&mut pipeline, input, output)?;
+        1
+    } else {
+        render_video(&mut pipeline, input, output, !args.switch("--quiet"))?
+    };
+    let secs = started.elapsed().as_secs_f64();
+    println!("{}: {frames} frame(s) in {secs:.1} s ({:.1} fps)", output.display(), frames as f64 / secs);
+    Ok(())
+}
+
+fn render_photo(pipeline: &mut Pipeline, input: &Path, output: &Path) -> Result<(), Error> {
+    let transparent = pipeline.settings.mode == BackgroundMode::Transparent;
+    let ext = output.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    if !PHOTO_EXTENSIONS.contains(&ext.as_str()) {
+        return Err(usage(format!("{}: write a photo as .png, .jpg or .bmp", output.display())));
+    }
+    if transparent && ext != "png" {
+        return Err(usage(format!("{}: transparency needs a .png output", output.display())));
+    }
+    let picture = image::open(input).map_err(|e| Error::image(format!("cannot read {}: {e}", input.display())))?;
+    let rgba = picture.into_rgba8();
+    let (w, h) = rgba.dimensions();
+    let (out, _) = pipeline.render(RgbaView::new(w, h, rgba.as_raw()))?;
+    let out = image::RgbaImage::from_raw(w, h, out).expect("compositor returns w*h pixels");
+    let saved =
+        if ext == "png" { out.save(output) } else { image::DynamicImage::ImageRgba8(out).into_rgb8().save(output) };
+    saved.map_err(|e| Error::image(format!("cannot write {}: {e}", output.display())))
+}
+
+fn render_video(pipeline: &mut Pipeline, input: &Path, output: &Path, progress: bool) -> Result<u64, Error> {
+    let info = probe(input)?;
+    let alpha = pipeline.settings.mode == BackgroundMode::Transparent;
+    let mut decoder = Decoder::open(input, &info)?;
+    let mut encoder = Encoder::create(output, &info, input, alpha)?;
+    let mut frame = Vec::new();
+    let mut done = 0u64;
+    let started = Instant::now();
+    let mut shown = Instant::now() - Duration::from_secs(1);
+    while decoder.next_frame(&mut frame)? {
+        let (out, _) = pipeline.render(RgbaView::new(info.width, info.height, &frame))?;
+        encoder.write(&out)?;
+        done += 1;
+        if progress && shown.elapsed() >= Duration::from_millis(200) {
+            shown = Instant::now();
+            draw_progress(done, info.frames, started.elapsed());
+        }
+    }
+    encoder.finish()?;
+    if progress {
+        draw_progress(done, Some(done), started.elapsed());
+        eprintln!();
+    }
+    Ok(done)
+}
+
+fn draw_progress(done: u64, total: Option<u64>, elapsed: Duration) {
+    let fps = done as f64 / elapsed.as_secs_f64().max(1e-3);
+    let line = match total {
+        Some(t) if t > 0 => {
+            let filled = ((done as f64 / t as f64) * 30.0).round().min(30.0) as usize;
+            format!(
+                "[{}{}] {:3.0}% {done}/{t} frames {fps:.1} fps",
+                "#".repeat(filled),
+                " ".repeat(30 - filled),
+                100.0 * done as f64 / t as f64
+            )
+        }
+        _ => format!("{done} frames {fps:.1} fps"),
+    };
+    eprint!("\r{line}");
+    let _ = std::io::stderr().flush();
+}

@@ -1,0 +1,504 @@
+//! The plugin's GPU pipeline on wgpu: the same passes as `src/obs/render.rs` with the WGSL twin of the OBS
+//! effect (`shaders/virtual_background.wgsl`), for rendering files, evaluating and benchmarking outside OBS.
+//! Textures, pipelines and buffers are created once and reused while the frame size stays the same.
+
+use super::gpu::Gpu;
+use crate::background_image::{fit_transform, DecodedImage};
+use crate::blur;
+use crate::error::Error;
+use crate::mask::Mask;
+use crate::preprocess::RgbaView;
+use crate::settings::{BackgroundMode, Settings};
+use bytemuck::{Pod, Zeroable};
+use std::collections::HashMap;
+
+const SHADER: &str = include_str!("../../shaders/virtual_background.wgsl");
+
+/// The shader's `Params` uniform, field for field.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+struct Params {
+    mask_uv_scale: [f32; 2],
+    bg_uv_scale: [f32; 2],
+    bg_uv_offset: [f32; 2],
+    footprint: [f32; 2],
+    texel_step: [f32; 2],
+    target_size: [f32; 2],
+    color: [f32; 4],
+    threshold: f32,
+    softness: f32,
+    sigma: f32,
+    _pad: f32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Pass {
+    Downscale,
+    BlurDownsample,
+    Blur,
+    CompositeBlur,
+    CompositeImage,
+    CompositeColor,
+    CompositeTransparent,
+}
+
+impl Pass {
+    const ALL: [Pass; 7] = [
+        Pass::Downscale,
+        Pass::BlurDownsample,
+        Pass::Blur,
+        Pass::CompositeBlur,
+        Pass::CompositeImage,
+        Pass::CompositeColor,
+        Pass::CompositeTransparent,
+    ];
+
+    fn entry_point(self) -> &'static str {
+        match self {
+            Pass::Downscale => "fs_downscale",
+            Pass::BlurDownsample => "fs_blur_downsample",
+            Pass::Blur => "fs_blur",
+            Pass::CompositeBlur => "fs_composite_blur",
+            Pass::CompositeImage => "fs_composite_image",
+            Pass::CompositeColor => "fs_composite_color",
+            Pass::CompositeTransparent => "fs_composite_transparent",
+        }
+    }
+
+    /// Blur intermediates are half floats, as in the plugin; everything else 8-bit RGBA.
+    fn format(self) -> wgpu::TextureFormat {
+        match self {
+            Pass::BlurDownsample | Pass::Blur => wgpu::TextureFormat::Rgba16Float,
+            _ => wgpu::TextureFormat::Rgba8Unorm,
+        }
+    }
+}
+
+/// Uniform buffer slots, one per pass of a frame (each pass has its own values).
+#[derive(Clone, Copy)]
+enum Slot {
+    Downscale = 0,
+    BlurDownsample = 1,
+    BlurHorizontal = 2,
+    BlurVertical = 3,
+    Composite = 4,
+}
+const SLOTS: usize = 5;
+
+struct Target {
+    texture: wgpu::Texture,
+    view: wgpu::TextureView,
+    width: u32,
+    height: u32,
+}
+
+pub struct Compositor {
+    gpu: Gpu,
+    layout: wgpu::BindGroupLayout,
+    pipelines: HashMap<Pass, wgpu::RenderPipeline>,
+    sampler: wgpu::Sampler,
+    uniforms: Vec<wgpu::Buffer>,
+    frame: Option<Target>,
+    mask: Option<Target>,
+    background: Option<Target>,
+    placeholder: Target,
+    analysis: Option<Target>,
+    blur_a: Option<Target>,
+    blur_b: Option<Target>,
+    output: Option<Target>,
+    readback: Option<wgpu::Buffer>,
+}
+
+impl Compositor {
+    pub fn new(gpu: Gpu) -> Result<Compositor, Error> {
+        let device = &gpu.device;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("virtual_background.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(SHADER.into()),
+        });
+        let texture_entry = |binding| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::FRAGMENT,
+            ty: wgpu::BindingType::Texture {
+                sample_type: wgpu::TextureSampleType::Float { filterable: true },
+                view_dimension: wgpu::TextureViewDimension::D2,
+                multisampled: false,
+            },
+            count: None,
+        };
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("vbg"),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                },
+                texture_entry(1),
+                texture_entry(2),
+                texture_entry(3),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 4,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                    count: None,
+                },
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("vbg"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipelines = Pass::ALL
+            .iter()
+            .map(|&pass| {
+                let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                    label: Some(pass.entry_point()),
+                    layout: Some(&pipeline_layout),
+                    vertex: wgpu::VertexState {
+                        module: &module,
+                        entry_point: Some("vs_main"),
+                        compilation_options: Default::default(),
+                        buffers: &[],
+                    },
+                    primitive: wgpu::PrimitiveState::default(),
+                    depth_stencil: None,
+                    multisample: wgpu::MultisampleState::default(),
+                    fragment: Some(wgpu::FragmentState {
+                        module: &module,
+                        entry_point: Some(pass.entry_point()),
+                        compilation_options: Default::default(),
+                        targets: &[Some(pass.format().into())],
+                    }),
+                    multiview_mask: None,
+                    cache: None,
+                });
+                (pass, pipeline)
+            })
+            .collect();
+        if let Some(e) = super::gpu::block_on(scope.pop()) {
+            return Err(Error::install(format!("shaders/virtual_background.wgsl: {e}")));
+        }
+        let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
+            label: Some("linear_clamp"),
+            address_mode_u: wgpu::AddressMode::ClampToEdge,
+            address_mode_v: wgpu::AddressMode::ClampToEdge,
+            mag_filter: wgpu::FilterMode::Linear,
+            min_filter: wgpu::FilterMode::Linear,
+            ..Default::default()
+        });
+        let uniforms = (0..SLOTS)
+            .map(|_| {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("params"),
+                    size: std::mem::size_of::<Params>() as u64,
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect();
+        let placeholder =
+            make_target(device, 1, 1, wgpu::TextureFormat::Rgba8Unorm, wgpu::TextureUsages::TEXTURE_BINDING);
+        Ok(Compositor {
+            gpu,
+            layout,
+            pipelines,
+            sampler,
+            uniforms,
+            frame: None,
+            mask: None,
+            background: None,
+            placeholder,
+            analysis: None,
+            blur_a: None,
+            blur_b: None,
+            output: None,
+            readback: None,
+        })
+    }
+
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// The picture for Image mode, or none.
+    pub fn set_background(&mut self, picture: Option<&DecodedImage>) {
+        self.background = picture.map(|img| {
+            let t = make_target(
+                &self.gpu.device,
+                img.width,
+                img.height,
+                wgpu::TextureFormat::Rgba8Unorm,
+                wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            );
+            write_texture(&self.gpu.queue, &t, &img.rgba, 4);
+            t
+        });
+    }
+
+    /// Uploads the frame that the next `analysis_input` and `composite` calls work on.
+    pub fn upload_frame(&mut self, frame: RgbaView<'_>) {
+        let usage = wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST;
+        let target = ensure(
+            &self.gpu.device,
+            &mut self.frame,
+            frame.width,
+            frame.height,
+            wgpu::TextureFormat::Rgba8Unorm,
+            usage,
+        );
+        write_texture(&self.gpu.queue, target, frame.data, 4);
+    }
+
+    /// The uploaded frame shrunk on the GPU to the model's input size, as the plugin does it.
+    pub fn analysis_input(&mut self, width: u32, height: u32) -> Vec<u8> {
+        let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC;
+        ensure(&self.gpu.device, &mut self.analysis, width, height, wgpu::TextureFormat::Rgba8Unorm, usage);
+        let frame = self.frame.as_ref().expect("upload_frame first");
+        let params = Params {
+            footprint: [1.0 / width as f32, 1.0 / height as f32],
+            target_size: [width as f32, height as f32],
+            ..Default::default()
+        };
+        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+        let target = self.analysis.as_ref().unwrap();
+        self.pass(&mut encoder, Pass::Downscale, Slot::Downscale, params, target, &frame.view, None, None);
+        self.read_back(encoder, Which::Analysis)
+    }
+
+    /// Composites the uploaded frame with `mask` as `settings` say, returning tightly packed RGBA.
+    pub fn composite(&mut self, mask: &Mask, settings: &Settings) -> Vec<u8> {
+        let device = &self.gpu.device;
+        let frame = self.frame.as_ref().expect("upload_frame first");
+        let (w, h) = (frame.width, frame.height);
+        let mask_usage = wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST;
+        ensure(device, &mut self.mask, mask.width, mask.height, wgpu::TextureFormat::R8Unorm, mask_usage);
+        write_texture(&self.gpu.queue, self.mask.as_ref().unwrap(), &mask.data, 1);
+        let out_usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC;
+        ensure(device, &mut self.output, w, h, wgpu::TextureFormat::Rgba8Unorm, out_usage);
+
+        let base = Params {
+            mask_uv_scale: [1.0, 1.0],
+            color: settings.color.to_unit(),
+            threshold: settings.threshold,
+            softness: settings.softness,
+            ..Default::default()
+        };
+        if settings.mode == BackgroundMode::Image && self.background.is_none() {
+            // No picture: the plugin passes the video through; so does this.
+            return frame_rgba_passthrough(self);
+        }
+        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+        if settings.mode == BackgroundMode::Blur {
+            self.blur(&mut encoder, base, settings.blur_strength, (w, h));
+        }
+        let frame_view = &self.frame.as_ref().unwrap().view;
+        let mask_view = &self.mask.as_ref().unwrap().view;
+        let (pass, background) = match settings.mode {
+            BackgroundMode::Blur => (Pass::CompositeBlur, self.blur_a.as_ref().map(|t| &t.view)),
+            BackgroundMode::Image => (Pass::CompositeImage, self.background.as_ref().map(|t| &t.view)),
+            BackgroundMode::Color => (Pass::CompositeColor, None),
+            BackgroundMode::Transparent => (Pass::CompositeTransparent, None),
+        };
+        let mut params = Params { target_size: [w as f32, h as f32], ..base };
+        if let (BackgroundMode::Image, Some(bg)) = (settings.mode, &self.background) {
+            let t = fit_transform(settings.image_fit, bg.width, bg.height, w, h);
+            params.bg_uv_scale = t.scale;
+            params.bg_uv_offset = t.offset;
+        }
+        let output = self.output.as_ref().unwrap();
+        self.pass(&mut encoder, pass, Slot::Composite, params, output, frame_view, Some(mask_view), background);
+        self.read_back(encoder, Which::Output)
+    }
+
+    /// Background-weighted downsample, then a horizontal and a vertical Gaussian pass; result in `blur_a`.
+    fn blur(&mut self, encoder: &mut wgpu::CommandEncoder, base: Params, strength: u32, (w, h): (u32, u32)) {
+        let plan = blur::plan(strength, w, h);
+        let (bw, bh) = (plan.width, plan.height);
+        let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING;
+        let format = wgpu::TextureFormat::Rgba16Float;
+        ensure(&self.gpu.device, &mut self.blur_a, bw, bh, format, usage);
+        ensure(&self.gpu.device, &mut self.blur_b, bw, bh, format, usage);
+        let (a, b) = (self.blur_a.as_ref().unwrap(), self.blur_b.as_ref().unwrap());
+        let frame = &self.frame.as_ref().unwrap().view;
+        let mask = &self.mask.as_ref().unwrap().view;
+        let size = [bw as f32, bh as f32];
+        let down = Params { footprint: [1.0 / size[0], 1.0 / size[1]], target_size: size, ..base };
+        self.pass(encoder, Pass::BlurDownsample, Slot::BlurDownsample, down, a, frame, Some(mask), None);
+        let gauss = |step| Params { texel_step: step, target_size: size, sigma: plan.sigma, ..base };
+        self.pass(encoder, Pass::Blur, Slot::BlurHorizontal, gauss([1.0 / size[0], 0.0]), b, &a.view, None, None);
+        self.pass(encoder, Pass::Blur, Slot::BlurVertical, gauss([0.0, 1.0 / size[1]]), a, &b.view, None, None);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn pass(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        pass: Pass,
+        slot: Slot,
+        params: Params,
+        target: &Target,
+        image: &wgpu::TextureView,
+        mask: Option<&wgpu::TextureView>,
+        background: Option<&wgpu::TextureView>,
+    ) {
+        let uniform = &self.uniforms[slot as usize];
+        self.gpu.queue.write_buffer(uniform, 0, bytemuck::bytes_of(&params));
+        let placeholder = &self.placeholder.view;
+        let bind_group = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(pass.entry_point()),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::TextureView(image) },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: wgpu::BindingResource::TextureView(mask.unwrap_or(placeholder)),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: wgpu::BindingResource::TextureView(background.unwrap_or(placeholder)),
+                },
+                wgpu::BindGroupEntry { binding: 4, resource: wgpu::BindingResource::Sampler(&self.sampler) },
+            ],
+        });
+        let mut rp = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some(pass.entry_point()),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view: &target.view,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
+                    store: wgpu::StoreOp::Store,
+                },
+            })],
+            depth_stencil_attachment: None,
+            timestamp_writes: None,
+            occlusion_query_set: None,
+            multiview_mask: None,
+        });
+        rp.set_pipeline(&self.pipelines[&pass]);
+        rp.set_bind_group(0, &bind_group, &[]);
+        rp.draw(0..3, 0..1);
+    }
+
+    /// Submits `encoder` plus a copy of the chosen target into the readback buffer, waits, and returns the
+    /// pixels without row padding.
+    fn read_back(&mut self, mut encoder: wgpu::CommandEncoder, which: Which) -> Vec<u8> {
+        let target = match which {
+            Which::Analysis => self.analysis.as_ref(),
+            Which::Output => self.output.as_ref(),
+        }
+        .unwrap();
+        let (w, h) = (target.width, target.height);
+        let padded = (w * 4).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+        let size = u64::from(padded) * u64::from(h);
+        if self.readback.as_ref().is_none_or(|b| b.size() < size) {
+            self.readback = Some(self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("readback"),
+                size,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
+        let buffer = self.readback.as_ref().unwrap();
+        encoder.copy_texture_to_buffer(
+            target.texture.as_image_copy(),
+            wgpu::TexelCopyBufferInfo {
+                buffer,
+                layout: wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(padded), rows_per_image: Some(h) },
+            },
+            wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
+        );
+        self.gpu.queue.submit([encoder.finish()]);
+        let slice = buffer.slice(..size);
+        slice.map_async(wgpu::MapMode::Read, |r| r.expect("readback mapping"));
+        self.gpu.device.poll(wgpu::PollType::wait_indefinitely()).expect("GPU finished");
+        let mut out = Vec::with_capacity((w * h * 4) as usize);
+        {
+            let data = slice.get_mapped_range().expect("mapped readback");
+            for row in data.chunks(padded as usize).take(h as usize) {
+                out.extend_from_slice(&row[..(w * 4) as usize]);
+            }
+        }
+        buffer.unmap();
+        out
+    }
+}
+
+enum Which {
+    Analysis,
+    Output,
+}
+
+/// Image mode without a picture: the frame as it is (the plugin shows the input unchanged).
+fn frame_rgba_passthrough(c: &mut Compositor) -> Vec<u8> {
+    let frame = c.frame.as_ref().unwrap();
+    let (w, h) = (frame.width, frame.height);
+    let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC;
+    ensure(&c.gpu.device, &mut c.output, w, h, wgpu::TextureFormat::Rgba8Unorm, usage);
+    let mut encoder = c.gpu.device.create_command_encoder(&Default::default());
+    encoder.copy_texture_to_texture(
+        c.frame.as_ref().unwrap().texture.as_image_copy(),
+        c.output.as_ref().unwrap().texture.as_image_copy(),
+        wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
+    );
+    c.read_back(encoder, Which::Output)
+}
+
+fn make_target(
+    device: &wgpu::Device,
+    width: u32,
+    height: u32,
+    format: wgpu::TextureFormat,
+    usage: wgpu::TextureUsages,
+) -> Target {
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: None,
+        size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage: usage | wgpu::TextureUsages::TEXTURE_BINDING,
+        view_formats: &[],
+    });
+    let view = texture.create_view(&Default::default());
+    Target { texture, view, width, height }
+}
+
+/// The target in `slot`, (re)created only when its size changes.
+fn ensure<'a>(
+    device: &wgpu::Device,
+    slot: &'a mut Option<Target>,
+    width: u32,
+    height: u32,
+    format: wgpu::TextureFormat,
+    usage: wgpu::TextureUsages,
+) -> &'a Target {
+    if slot.as_ref().is_none_or(|t| (t.width, t.height) != (width, height)) {
+        *slot = Some(make_target(device, width, height, format, usage | wgpu::TextureUsages::COPY_SRC));
+    }
+    slot.as_ref().unwrap()
+}
+
+fn write_texture(queue: &wgpu::Queue, target: &Target, data: &[u8], bytes_per_pixel: u32) {
+    queue.write_texture(
+        target.texture.as_image_copy(),
+        data,
+        wgpu::TexelCopyBufferLayout {
+            offset: 0,
+            bytes_per_row: Some(target.width * bytes_per_pixel),
+            rows_per_image: Some(target.height),
+        },
+        wgpu::Extent3d { width: target.width, height: target.height, depth_or_array_layers: 1 },
+    );
+}

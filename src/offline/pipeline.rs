@@ -1,0 +1,90 @@
+//! One frame through the plugin's processing outside OBS: GPU downscale to the model's size, segmentation
+//! on the CPU, GPU compositing. Also finds the models and ONNX Runtime for command-line use.
+
+use super::compositor::Compositor;
+use super::gpu::Gpu;
+use crate::error::Error;
+use crate::mask::Mask;
+use crate::model::{catalog_entry, Normalization};
+use crate::preprocess::RgbaView;
+use crate::runtime;
+use crate::segmenter::{ModelSource, Segmenter};
+use crate::settings::Settings;
+use std::path::{Path, PathBuf};
+
+pub struct Pipeline {
+    pub compositor: Compositor,
+    pub segmenter: Segmenter,
+    pub settings: Settings,
+}
+
+impl Pipeline {
+    pub fn new(settings: Settings) -> Result<Pipeline, Error> {
+        let environment = runtime::environment(&runtime_library())?;
+        let segmenter = Segmenter::load(&environment, &model_source(&settings)?, settings.threads as usize)?;
+        let compositor = Compositor::new(Gpu::new()?)?;
+        Ok(Pipeline { compositor, segmenter, settings })
+    }
+
+    /// Uploads `frame` and segments it (the model sees the GPU-shrunk frame, as in OBS).
+    pub fn mask(&mut self, frame: RgbaView<'_>) -> Result<Mask, Error> {
+        self.compositor.upload_frame(frame);
+        let (w, h) = (self.segmenter.spec().width, self.segmenter.spec().height);
+        let small = self.compositor.analysis_input(w, h);
+        self.segmenter.segment(RgbaView::new(w, h, &small))
+    }
+
+    /// The finished frame, and the mask it used.
+    pub fn render(&mut self, frame: RgbaView<'_>) -> Result<(Vec<u8>, Mask), Error> {
+        let mask = self.mask(frame)?;
+        Ok((self.compositor.composite(&mask, &self.settings), mask))
+    }
+}
+
+fn exe_dir() -> Option<PathBuf> {
+    std::env::current_exe().ok()?.parent().map(Path::to_path_buf)
+}
+
+fn cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"))
+        .join("obs-virtual-background")
+}
+
+/// ONNX Runtime: `ORT_DYLIB_PATH`, beside the executable, or the copy scripts/setup caches.
+pub fn runtime_library() -> PathBuf {
+    if let Some(p) = runtime::library_from_env() {
+        return p;
+    }
+    let mut candidates = exe_dir().map(|d| runtime::library_candidates(&d)).unwrap_or_default();
+    candidates.push(cache_dir().join("ort").join(runtime::LIBRARY_FILE));
+    candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| candidates.last().cloned().unwrap())
+}
+
+/// The shipped models: `VBG_MODELS_DIR`, `models/` beside the executable or in the source tree it was built
+/// from.
+pub fn models_dir() -> PathBuf {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("VBG_MODELS_DIR").map(PathBuf::from).into_iter().collect();
+    if let Some(d) = exe_dir() {
+        candidates.push(d.join("models"));
+    }
+    candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"));
+    candidates.iter().find(|d| d.is_dir()).cloned().unwrap_or_else(|| candidates.last().cloned().unwrap())
+}
+
+pub fn model_source(settings: &Settings) -> Result<ModelSource, Error> {
+    Ok(match catalog_entry(settings.model) {
+        Some(e) => {
+            ModelSource { path: models_dir().join(e.file), label: e.label.into(), normalization: e.normalization }
+        }
+        None => {
+            let path = PathBuf::from(&settings.model_path);
+            if settings.model_path.is_empty() {
+                return Err(Error::model("--model custom needs --model-path FILE"));
+            }
+            let label = path.file_name().map_or("custom".into(), |n| n.to_string_lossy().into_owned());
+            ModelSource { path, label, normalization: Normalization::UNIT }
+        }
+    })
+}
