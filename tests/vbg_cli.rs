@@ -1,0 +1,196 @@
+//! The `vbg` command as a user runs it: photos and videos in every mode, and `vbg eval` agreeing with the
+//! reference scorer `../shared/eval/score_masks.py` on the masks it saves.
+//! Built only with the `offline` feature (scripts/test runs it).
+#![cfg(feature = "offline")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn eval_dir() -> PathBuf {
+    std::env::var_os("VBG_EVAL_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared/eval"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vbg-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs vbg; panics with its output if it fails.
+fn vbg(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_vbg")).args(args).output().expect("vbg runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "vbg {args:?} failed:\n{text}");
+    text
+}
+
+fn vbg_fails(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_vbg")).args(args).output().expect("vbg runs");
+    assert!(!out.status.success(), "vbg {args:?} should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn rgba(path: &Path) -> image::RgbaImage {
+    image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).into_rgba8()
+}
+
+/// Python with numpy and Pillow: the test venv scripts/setup makes, else the system one.
+fn python() -> String {
+    let venv = PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+        .join(".cache/obs-virtual-background/venv/bin/python");
+    for candidate in [venv.to_string_lossy().into_owned(), "python3".into()] {
+        let ok = Command::new(&candidate).args(["-c", "import numpy, PIL"]).status().is_ok_and(|s| s.success());
+        if ok {
+            return candidate;
+        }
+    }
+    panic!("no Python with numpy and Pillow: run scripts/setup");
+}
+
+#[test]
+fn photo_in_every_mode() {
+    let dir = scratch("photo");
+    let input = repo().join("data/sample/astronaut.png");
+    let source = rgba(&input);
+    let (w, h) = source.dimensions();
+    let background = dir.join("bg.png");
+    image::RgbaImage::from_fn(64, 48, |x, y| image::Rgba([(x * 4) as u8, (y * 5) as u8, 200, 255]))
+        .save(&background)
+        .unwrap();
+
+    let face = (w / 2 - 30, h / 4); // on the astronaut's face in the sample
+    let corner = (8, 8); // wall behind her
+    let render = |mode: &str, extra: &[&str]| {
+        let out = dir.join(format!("{mode}.png"));
+        let mut args = vec!["render", input.to_str().unwrap(), out.to_str().unwrap(), "--mode", mode];
+        args.extend_from_slice(extra);
+        vbg(&args);
+        let img = rgba(&out);
+        assert_eq!(img.dimensions(), (w, h));
+        img
+    };
+    let near =
+        |a: &image::Rgba<u8>, b: &image::Rgba<u8>, tol: i32| (0..4).all(|c| (a[c] as i32 - b[c] as i32).abs() <= tol);
+
+    let color = render("color", &["--color", "#ff00ff"]);
+    assert_eq!(color.get_pixel(corner.0, corner.1), &image::Rgba([255, 0, 255, 255]));
+    assert!(near(color.get_pixel(face.0, face.1), source.get_pixel(face.0, face.1), 2));
+    let magenta = color.pixels().filter(|p| p.0 == [255, 0, 255, 255]).count() as f64 / (w * h) as f64;
+    assert!((0.2..0.8).contains(&magenta), "{magenta:.2} of the photo replaced");
+
+    let transparent = render("transparent", &[]);
+    assert_eq!(transparent.get_pixel(corner.0, corner.1)[3], 0);
+    assert_eq!(transparent.get_pixel(face.0, face.1)[3], 255);
+
+    let image_mode = render("image", &["--background", background.to_str().unwrap(), "--fit", "stretch"]);
+    let expected_corner = image::Rgba([0, 0, 200, 255]);
+    assert!(near(image_mode.get_pixel(0, 0), &expected_corner, 8), "{:?}", image_mode.get_pixel(0, 0));
+
+    let blur = render("blur", &["--blur", "100"]);
+    assert!(near(blur.get_pixel(face.0, face.1), source.get_pixel(face.0, face.1), 2));
+    let changed = blur.pixels().zip(source.pixels()).filter(|(a, b)| !near(a, b, 6)).count();
+    assert!(changed > (w * h / 10) as usize, "blur changed only {changed} pixels");
+
+    assert!(vbg_fails(&[
+        "render",
+        input.to_str().unwrap(),
+        dir.join("t.jpg").to_str().unwrap(),
+        "--mode",
+        "transparent"
+    ])
+    .contains(".png"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn ffprobe(path: &Path, entries: &str, stream: &str) -> String {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", stream, "-count_frames", "-show_entries", entries, "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn video_keeps_every_frame_and_the_audio() {
+    let dir = scratch("video");
+    let clip = eval_dir().join("talking_head_clips/videos/videoretalking_1.mp4");
+    assert!(clip.is_file(), "{} missing (set VBG_EVAL_DIR)", clip.display());
+    let short = dir.join("in.mp4");
+    let cut = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&clip)
+        .args(["-t", "1.5", "-c:v", "libx264", "-c:a", "aac"])
+        .arg(&short)
+        .status()
+        .unwrap();
+    assert!(cut.success());
+    let frames_in = ffprobe(&short, "stream=nb_read_frames", "v:0");
+
+    let out = dir.join("out.mp4");
+    let log = vbg(&["render", short.to_str().unwrap(), out.to_str().unwrap(), "--mode", "blur"]);
+    assert!(log.contains("rendering on"), "names the adapter:\n{log}");
+    assert_eq!(ffprobe(&out, "stream=nb_read_frames", "v:0"), frames_in);
+    assert_eq!(ffprobe(&out, "stream=codec_name", "a"), "aac");
+
+    let webm = dir.join("out.webm");
+    vbg(&["render", short.to_str().unwrap(), webm.to_str().unwrap(), "--mode", "transparent", "--quiet"]);
+    assert_eq!(ffprobe(&webm, "stream_tags=alpha_mode", "v:0"), "1", "VP9 with an alpha channel");
+    assert!(vbg_fails(&[
+        "render",
+        short.to_str().unwrap(),
+        dir.join("t.mp4").to_str().unwrap(),
+        "--mode",
+        "transparent"
+    ])
+    .contains(".webm"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Reads `key=value` from score_masks.py's one-line report.
+fn field(line: &str, key: &str) -> f64 {
+    let v = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("{key} in {line}"));
+    v.parse().unwrap()
+}
+
+fn json_number(json: &str, key: &str) -> f64 {
+    let at = json.find(&format!("\"{key}\":")).unwrap_or_else(|| panic!("{key} in {json}"));
+    let rest = &json[at + key.len() + 3..];
+    rest.trim_start().split([',', '\n']).next().unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn eval_agrees_with_the_reference_scorer() {
+    let set = eval_dir().join("composites_dev");
+    assert!(set.is_dir(), "{} missing (set VBG_EVAL_DIR)", set.display());
+    let dir = scratch("eval");
+    let masks = dir.join("masks");
+    let report = dir.join("report.json");
+    vbg(&[
+        "eval",
+        set.to_str().unwrap(),
+        "--quiet",
+        "--save-masks",
+        masks.to_str().unwrap(),
+        "--json",
+        report.to_str().unwrap(),
+    ]);
+    let json = std::fs::read_to_string(&report).unwrap();
+    let out = Command::new(python()).arg(eval_dir().join("score_masks.py")).arg(&set).arg(&masks).output().unwrap();
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(out.status.success(), "score_masks.py failed: {line}{}", String::from_utf8_lossy(&out.stderr));
+    for (ours, theirs) in [("mean_iou", "mIoU"), ("p10_iou", "p10_IoU"), ("alpha_mae", "MAD")] {
+        let (a, b) = (json_number(&json, ours), field(&line, theirs));
+        assert!((a - b).abs() < 1e-4, "{ours} {a} vs score_masks.py {theirs} {b}");
+    }
+    assert!(json_number(&json, "boundary_f") > 0.5);
+    std::fs::remove_dir_all(dir).unwrap();
+}
