@@ -25,8 +25,8 @@ struct Scored {
 #[derive(Default)]
 struct Totals {
     scored: Vec<Scored>,
-    /// (name, flicker in 0..1, frame pairs) per sequence or clip.
-    flicker: Vec<(String, f64, usize)>,
+    /// Per sequence or clip: name, flicker in 0..1, frame pairs, mean IoU (when it has ground truth).
+    flicker: Vec<(String, f64, usize, Option<f64>)>,
     tolerance: Option<u32>,
 }
 
@@ -58,22 +58,25 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
             let mut done = 0;
             for q in sequences {
                 let mut flicker = Flicker::new();
+                let mut ious = Vec::new();
                 for s in q.frames.iter().take(limit) {
                     let (scored, (w, h, rgba, alpha)) = score(&mut pipeline, s, save.as_deref(), &mut totals)?;
+                    ious.extend(scored.as_ref().map(|s| s.iou));
                     totals.scored.extend(scored);
                     flicker.push(w, h, &rgba, &alpha);
                     done += 1;
                     progress(quiet, done, total);
                 }
                 let f = flicker.score();
-                totals.flicker.push((q.name.clone(), f.mean, f.pairs));
+                let iou = (!ious.is_empty()).then(|| mean(&ious));
+                totals.flicker.push((q.name.clone(), f.mean, f.pairs, iou));
             }
         }
         EvalSet::Clips(clips) => {
             for clip in clips {
                 let f = clip_flicker(&mut pipeline, clip, limit, quiet)?;
                 let name = clip.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-                totals.flicker.push((name, f.0, f.1));
+                totals.flicker.push((name, f.0, f.1, None));
             }
         }
     }
@@ -183,8 +186,9 @@ fn report(set_dir: &Path, t: &Totals, args: &Args) -> Result<(), Error> {
         show(mae, 1.0),
         show(flicker, 255.0)
     );
-    for (seq, f, pairs) in &t.flicker {
-        println!("  {seq:<26} flicker {:.4} (1/255) over {pairs} frame pairs", f * 255.0);
+    for (seq, f, pairs, iou) in &t.flicker {
+        let iou = iou.map_or(String::new(), |i| format!("mIoU {i:.4}, "));
+        println!("  {seq:<26} {iou}flicker {:.4} (1/255) over {pairs} frame pairs", f * 255.0);
     }
     if t.tolerance.is_some() {
         println!("boundary F: contours matched within ceil(0.008 x image diagonal) px (DAVIS); flicker: mean |mask change| on pixels whose colour changed <= 8/255");
@@ -204,9 +208,10 @@ fn report(set_dir: &Path, t: &Totals, args: &Args) -> Result<(), Error> {
                 Json::Arr(
                     t.flicker
                         .iter()
-                        .map(|(n, f, p)| {
+                        .map(|(n, f, p, iou)| {
                             Json::obj(vec![
                                 ("name", Json::Str(n.clone())),
+                                ("mean_iou", iou.map_or(Json::Null, Json::Num)),
                                 ("flicker_levels", Json::Num(f * 255.0)),
                                 ("pairs", Json::Num(*p as f64)),
                             ])
