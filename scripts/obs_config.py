@@ -30,6 +30,7 @@ ALIGN_TOP_LEFT = 5  # OBS_ALIGN_LEFT | OBS_ALIGN_TOP
 ALIGN_CENTER = 0
 BOUNDS_NONE = 0
 BOUNDS_SCALE_INNER = 2  # "fit to screen": scale keeping aspect, centred in the bounds
+BOUNDS_SCALE_OUTER = 3  # "fill": scale keeping aspect until the bounds are covered
 
 
 def collection_file_name(name: str) -> str:

@@ -131,7 +131,9 @@ impl Drop for Filter {
     fn drop(&mut self) {
         self.worker.stop();
         self.images.stop();
-        if let Some(pipeline) = self.pipeline.lock().take() {
+        // Release the lock before entering graphics: video_render takes them in the other order.
+        let pipeline = self.pipeline.lock().take();
+        if let Some(pipeline) = pipeline {
             with_graphics(|| drop(pipeline));
         }
     }

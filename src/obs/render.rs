@@ -5,7 +5,7 @@
 
 use super::graphics::{Effect, Format, LinearWrites, Param, StageSurface, TexRender, Texture, TextureRef};
 use super::source::{self, FilterSource};
-use crate::background_image::fit_transform;
+use crate::background_image::{fit_transform, UvTransform};
 use crate::blur;
 use crate::image_loader::ImageLoader;
 use crate::settings::{BackgroundMode, Settings};
@@ -32,6 +32,14 @@ struct Params {
 }
 
 impl Params {
+    /// The mask and how its edge is shaped, read by the blur weighting and every composite.
+    fn set_mask(&self, mask: &MaskTexture, settings: &Settings) {
+        self.mask.set_texture(mask.texture.as_ref());
+        self.mask_uv_scale.set_vec2(mask.uv_scale);
+        self.threshold.set_float(settings.threshold);
+        self.softness.set_float(settings.softness);
+    }
+
     fn new(e: &Effect) -> Params {
         Params {
             image: e.param(c"image"),
@@ -197,16 +205,17 @@ impl RenderPipeline {
 
     /// Blurs the background at reduced resolution; only background pixels are averaged (weighted by how sure
     /// the mask is that they are background), so the person leaves no halo in the blur.
-    fn blurred_background(&mut self, strength: u32) -> TextureRef {
+    fn blurred_background(&mut self, settings: &Settings, mask: &MaskTexture) -> TextureRef {
         if self.blur_fresh {
             return self.blur_a.texture();
         }
-        let plan = blur::plan(strength, self.size.0, self.size.1);
+        let plan = blur::plan(settings.blur_strength, self.size.0, self.size.1);
         let (w, h) = (plan.width, plan.height);
         let input = self.input.texture();
         let (effect, p) = (&self.effect, &self.params);
         self.blur_a.render(w, h, || {
             p.image.set_texture(input);
+            p.set_mask(mask, settings);
             p.footprint.set_vec2([1.0 / w as f32, 1.0 / h as f32]);
             effect.draw(c"BlurDownsample", input, w, h);
         });
@@ -219,49 +228,45 @@ impl RenderPipeline {
     fn composite(&mut self, settings: &Settings) {
         let (cx, cy) = self.size;
         let input = self.input.texture();
-        let Some(mask) = self.mask.as_ref() else {
+        let Some(mask) = self.mask.take() else {
             // No mask yet (the model is still loading): show the input as it is.
             let _linear = LinearWrites::begin();
             source::draw_texture(input, cx, cy);
             return;
         };
-        let (mask_texture, mask_uv_scale) = (mask.texture.as_ref(), mask.uv_scale);
-        let p = &self.params;
-        p.mask.set_texture(mask_texture);
-        p.mask_uv_scale.set_vec2(mask_uv_scale);
-        p.threshold.set_float(settings.threshold);
-        p.softness.set_float(settings.softness);
-        p.color.set_vec4(settings.color.to_unit());
-
+        // OBS resets every effect parameter when a technique ends, so the blur passes run first and each
+        // draw then sets all the parameters it reads.
+        let background = match settings.mode {
+            BackgroundMode::Blur => Some((self.blurred_background(settings, &mask), UvTransform::IDENTITY)),
+            BackgroundMode::Image => self.background.as_ref().map(|picture| {
+                let fit = fit_transform(settings.image_fit, picture.width, picture.height, cx, cy);
+                (picture.as_ref(), fit)
+            }),
+            BackgroundMode::Color | BackgroundMode::Transparent => None,
+        };
         let technique = match settings.mode {
-            BackgroundMode::Blur => {
-                let blurred = self.blurred_background(settings.blur_strength);
-                self.params.background.set_texture(blurred);
-                c"CompositeBlur"
-            }
-            BackgroundMode::Image => {
-                let Some(picture) = self.background.as_ref() else {
-                    // No usable picture: the status line says why; show the input unchanged.
-                    let _linear = LinearWrites::begin();
-                    source::draw_texture(input, cx, cy);
-                    return;
-                };
-                let t = fit_transform(settings.image_fit, picture.width, picture.height, cx, cy);
-                p.background.set_texture(picture.as_ref());
-                p.bg_uv_scale.set_vec2(t.scale);
-                p.bg_uv_offset.set_vec2(t.offset);
-                c"CompositeImage"
-            }
+            BackgroundMode::Blur => c"CompositeBlur",
+            BackgroundMode::Image => c"CompositeImage",
             BackgroundMode::Color => c"CompositeColor",
             BackgroundMode::Transparent => c"CompositeTransparent",
         };
-        // The blur passes above reused shared parameters; set the compositing ones last.
-        let p = &self.params;
-        p.image.set_texture(input);
-        p.mask.set_texture(mask_texture);
-        p.mask_uv_scale.set_vec2(mask_uv_scale);
         let _linear = LinearWrites::begin();
-        self.effect.draw(technique, input, cx, cy);
+        if settings.mode == BackgroundMode::Image && background.is_none() {
+            // No usable picture: the status line says why; show the input unchanged.
+            source::draw_texture(input, cx, cy);
+        } else {
+            let p = &self.params;
+            p.image.set_texture(input);
+            p.set_mask(&mask, settings);
+            p.color.set_vec4(settings.color.to_unit());
+            if let Some((texture, fit)) = background {
+                p.background.set_texture(texture);
+                p.bg_uv_scale.set_vec2(fit.scale);
+                p.bg_uv_offset.set_vec2(fit.offset);
+            }
+            self.effect.draw(technique, input, cx, cy);
+        }
+        self.mask = Some(mask);
     }
 }
 

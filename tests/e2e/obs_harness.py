@@ -63,9 +63,10 @@ def unpremultiply(arr: np.ndarray) -> np.ndarray:
 
 
 def save_png(arr: np.ndarray, path: Path) -> None:
-    """Save a screenshot as a PNG a viewer shows correctly (straight alpha)."""
+    """Save a screenshot as it came. The filter's output is straight alpha, which PNG expects (only image
+    sources come back premultiplied; see unpremultiply)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(unpremultiply(arr) if (arr[..., 3] < 255).any() else arr).save(path)
+    Image.fromarray(arr).save(path)
 
 
 def wait_until(measure: Callable[[], Any], good: Callable[[Any], bool], timeout: float,
@@ -194,8 +195,11 @@ class ObsInstance:
         raise RuntimeError(f"obs-websocket not reachable on port {self.port} after {timeout}s ({last}):\n"
                            f"{self.stdout_tail()}")
 
-    def stop(self, timeout: float = 10.0) -> tuple[float, int | None]:
-        """SIGINT (clean shutdown, writes the log), wait; returns (seconds, exit code or None if killed)."""
+    def stop(self, timeout: float = 10.0,
+             on_hang: Callable[["ObsInstance"], None] | None = None) -> tuple[float, int | None]:
+        """SIGINT (clean shutdown, writes the log), wait; returns (seconds, exit code or None if killed).
+
+        `on_hang(self)` runs before the kill when OBS is still alive after `timeout` (to take stacks)."""
         seconds, code = 0.0, None
         if self.client is not None:
             try:
@@ -209,6 +213,8 @@ class ObsInstance:
             try:
                 code = self.obs.wait(timeout)
             except subprocess.TimeoutExpired:
+                if on_hang is not None:
+                    on_hang(self)
                 self.obs.kill()
                 self.obs.wait()
             seconds = time.monotonic() - t

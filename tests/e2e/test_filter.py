@@ -233,3 +233,6 @@ def test_sigint_shuts_down_cleanly_and_unloads(e2e: E2E) -> None:
     assert f"{h.LOG_PREFIX} unloaded" in log, "no '[obs-virtual-background] unloaded' line in the OBS log"
     crashes = list((e2e.obs.config_dir / "crashes").glob("*"))
     assert not crashes, f"OBS wrote crash reports: {crashes}"
+    # libobs complains about effect parameters a draw left unset; every pass must set what it reads.
+    unset = [line for line in log.splitlines() if "set to invalid size" in line]
+    assert not unset, f"{len(unset)} effect parameter errors, e.g. {unset[0]}"
