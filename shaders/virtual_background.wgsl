@@ -1,8 +1,11 @@
 // Virtual Background for `vbg` (wgpu): the twin of virtual_background.effect, pass for pass and formula for
 // formula, so offline renders, evaluations and benchmarks show what OBS shows. Change both together.
 //   fs_downscale         the frame to the model's input size (area average, no aliasing)
+//   fs_refine_mask       the person's opacity at (half) output size: the low-resolution mask upsampled with a
+//                        joint bilateral filter guided by the full-resolution frame, then threshold and softness
+//   fs_grow              one direction of a separable max (grow) or min (shrink) on that opacity
 //   fs_blur_downsample   the frame shrunk for blurring, weighted by how surely each pixel is background
-//   fs_blur              one direction of a separable Gaussian on that weighted frame
+//   fs_blur              one direction of a separable Gaussian (the background blur, and feathering)
 //   fs_composite_*       the person over the blurred frame, a picture, a colour, or transparency
 
 struct Params {
@@ -12,11 +15,16 @@ struct Params {
     footprint: vec2<f32>,      // one output pixel, in input texture coordinates (downscaling)
     texel_step: vec2<f32>,     // one blur tap, in texture coordinates
     target_size: vec2<f32>,    // size of the pass's output, to turn pixel positions into uv
+    mask_size: vec2<f32>,      // the mask's size in texels
+    _pad0: vec2<f32>,
     color: vec4<f32>,          // background colour, also Contain's border
     threshold: f32,            // probability at the middle of the person's edge
     softness: f32,             // width of the edge ramp, in probability
     sigma: f32,                // Gaussian sigma, in taps
-    _pad: f32,
+    edge_refine: f32,          // 1: joint bilateral upsampling, 0: plain bilinear
+    grow: f32,                 // fs_grow: radius in taps, > 0 grows the person, < 0 shrinks it
+    light_wrap: f32,           // share of background light spilled onto the person's edge
+    _pad1: vec2<f32>,
 };
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -24,6 +32,8 @@ struct Params {
 @group(0) @binding(2) var mask: texture_2d<f32>;
 @group(0) @binding(3) var background: texture_2d<f32>;
 @group(0) @binding(4) var linear_clamp: sampler;
+@group(0) @binding(5) var guide: texture_2d<f32>;   // the frame at the mask's resolution (what the model saw)
+@group(0) @binding(6) var alpha: texture_2d<f32>;   // the refined person opacity (R)
 
 // One triangle that covers the whole target.
 @vertex
@@ -46,9 +56,35 @@ fn probability(uv: vec2<f32>) -> f32 {
     return sample(mask, uv * p.mask_uv_scale).r;
 }
 
-// Opacity of the person: a smooth step of width `softness` centred on `threshold` (a hard cut at 0).
-fn person_alpha(uv: vec2<f32>) -> f32 {
-    let prob = probability(uv);
+// Joint bilateral upsampling (Kopf et al. 2007, as in Google Meet): the 3x3 mask texels around this pixel,
+// each weighted by its distance and by how alike its colour in the guide is to this pixel's colour in the
+// full-resolution frame, so the mask's edge moves onto the picture's edge.
+fn refined_probability(uv: vec2<f32>) -> f32 {
+    if (p.edge_refine < 0.5) {
+        return probability(uv);
+    }
+    let c = sample(image, uv).rgb;
+    let texel = uv * p.mask_size - 0.5;
+    let nearest = floor(texel + 0.5);
+    var sum = 0.0;
+    var total = 0.0;
+    for (var j = -1; j <= 1; j++) {
+        for (var i = -1; i <= 1; i++) {
+            let t = nearest + vec2<f32>(f32(i), f32(j));
+            let tuv = (t + 0.5) / p.mask_size;
+            let d = t - texel;
+            let dc = c - sample(guide, tuv).rgb;
+            // sigma 1 texel in space, 0.1 in colour (0..1 per channel)
+            let w = exp(-0.5 * dot(d, d) - 50.0 * dot(dc, dc)) + 0.00001;
+            sum += w * probability(tuv);
+            total += w;
+        }
+    }
+    return sum / total;
+}
+
+// Opacity of the person at probability `prob`: a smooth step of width `softness` centred on `threshold`.
+fn person_alpha(prob: f32) -> f32 {
     if (p.softness <= 0.0001) {
         return select(0.0, 1.0, prob >= p.threshold);
     }
@@ -56,11 +92,20 @@ fn person_alpha(uv: vec2<f32>) -> f32 {
     return t * t * (3.0 - 2.0 * t);
 }
 
-// How much a pixel may contribute to the blurred background: none from a little before the person's edge
-// inwards, so no person colour bleeds into the blur (no halo around them).
+fn refined_alpha(uv: vec2<f32>) -> f32 {
+    return sample(alpha, uv).r;
+}
+
+// How much a pixel may contribute to the blurred background: none where any of the person is, so no
+// person colour bleeds into the blur (no halo around them).
 fn background_weight(uv: vec2<f32>) -> f32 {
-    let edge = max(p.threshold - 0.5 * p.softness, 0.02);
-    return 1.0 - smoothstep(0.5 * edge, edge, probability(uv));
+    return 1.0 - smoothstep(0.0, 0.25, refined_alpha(uv));
+}
+
+// Light wrapping: background light spills onto the person's edge. The coarse mask is still below 1 for a
+// few pixels inside the outline, which is where the spill shows.
+fn wrapped(fg: vec3<f32>, bg: vec3<f32>, uv: vec2<f32>) -> vec3<f32> {
+    return mix(fg, bg, p.light_wrap * (1.0 - clamp(probability(uv), 0.0, 1.0)));
 }
 
 // Offset of tap (x, y) of a 4x4 grid spread over one output pixel.
@@ -78,6 +123,26 @@ fn fs_downscale(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
         }
     }
     return sum / 16.0;
+}
+
+@fragment
+fn fs_refine_mask(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    let a = person_alpha(refined_probability(uv_at(pos)));
+    return vec4<f32>(a, a, a, a);
+}
+
+@fragment
+fn fs_grow(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    let uv = uv_at(pos);
+    let radius = abs(p.grow);
+    var a = refined_alpha(uv);
+    for (var i = -10; i <= 10; i++) {
+        if (abs(f32(i)) <= radius) {
+            let b = refined_alpha(uv + f32(i) * p.texel_step);
+            a = select(min(a, b), max(a, b), p.grow > 0.0);
+        }
+    }
+    return vec4<f32>(a, a, a, a);
 }
 
 @fragment
@@ -115,7 +180,7 @@ fn fs_composite_blur(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32
     // Weighted average of nearby background pixels; deep inside the person there are none, and the
     // person covers that spot anyway.
     let bg = mix(fg.rgb, b.rgb / max(b.a, 0.0001), clamp(b.a * 50.0, 0.0, 1.0));
-    return vec4<f32>(mix(bg, fg.rgb, person_alpha(uv)), fg.a);
+    return vec4<f32>(mix(bg, fg.rgb, refined_alpha(uv)), fg.a);
 }
 
 @fragment
@@ -126,19 +191,19 @@ fn fs_composite_image(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f3
     let pic = sample(background, buv);
     let inside = buv.x >= 0.0 && buv.x <= 1.0 && buv.y >= 0.0 && buv.y <= 1.0;
     let bg = select(p.color.rgb, mix(p.color.rgb, pic.rgb, pic.a), inside);
-    return vec4<f32>(mix(bg, fg.rgb, person_alpha(uv)), fg.a);
+    return vec4<f32>(mix(bg, wrapped(fg.rgb, bg, uv), refined_alpha(uv)), fg.a);
 }
 
 @fragment
 fn fs_composite_color(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
     let uv = uv_at(pos);
     let fg = sample(image, uv);
-    return vec4<f32>(mix(p.color.rgb, fg.rgb, person_alpha(uv)), fg.a);
+    return vec4<f32>(mix(p.color.rgb, wrapped(fg.rgb, p.color.rgb, uv), refined_alpha(uv)), fg.a);
 }
 
 @fragment
 fn fs_composite_transparent(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
     let uv = uv_at(pos);
     let fg = sample(image, uv);
-    return vec4<f32>(fg.rgb, fg.a * person_alpha(uv));
+    return vec4<f32>(fg.rgb, fg.a * refined_alpha(uv));
 }

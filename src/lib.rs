@@ -12,10 +12,12 @@ pub mod latest_slot;
 pub mod mask;
 pub mod model;
 pub mod preprocess;
+pub mod refine;
 pub mod runtime;
 pub mod segmenter;
 pub mod settings;
 pub mod status;
+pub mod temporal;
 pub mod worker;
 
 #[cfg(feature = "plugin")]

@@ -35,6 +35,8 @@ pub struct CatalogEntry {
     /// Short name for the status line and logs.
     pub label: &'static str,
     pub normalization: Normalization,
+    /// Input size to use when the model's own is dynamic.
+    pub input_size: Option<(u32, u32)>,
 }
 
 pub const SELFIE_GENERAL: CatalogEntry = CatalogEntry {
@@ -42,6 +44,7 @@ pub const SELFIE_GENERAL: CatalogEntry = CatalogEntry {
     file: "selfie_segmentation.onnx",
     label: "MediaPipe selfie (general, 256x256)",
     normalization: Normalization::UNIT,
+    input_size: None,
 };
 
 pub const SELFIE_LANDSCAPE: CatalogEntry = CatalogEntry {
@@ -49,9 +52,20 @@ pub const SELFIE_LANDSCAPE: CatalogEntry = CatalogEntry {
     file: "selfie_segmentation_landscape.onnx",
     label: "MediaPipe selfie (landscape, 256x144)",
     normalization: Normalization::UNIT,
+    input_size: None,
 };
 
-pub const CATALOG: &[CatalogEntry] = &[SELFIE_GENERAL, SELFIE_LANDSCAPE];
+/// Portrait matting: much slower, much finer hair and shoulders. Its input size is free (multiples of 32);
+/// 512x288 keeps a 16:9 frame's proportions. Fetched at set-up time, not committed.
+pub const MODNET: CatalogEntry = CatalogEntry {
+    choice: ModelChoice::Modnet,
+    file: "modnet.onnx",
+    label: "MODNet portrait matting (512x288)",
+    normalization: Normalization::SIGNED,
+    input_size: Some((512, 288)),
+};
+
+pub const CATALOG: &[CatalogEntry] = &[SELFIE_GENERAL, SELFIE_LANDSCAPE, MODNET];
 
 pub fn catalog_entry(choice: ModelChoice) -> Option<&'static CatalogEntry> {
     CATALOG.iter().find(|e| e.choice == choice)
@@ -86,7 +100,26 @@ impl ModelSpec {
         input_shape: &[i64],
         output_shape: &[i64],
         normalization: Normalization,
+        size_if_dynamic: Option<(u32, u32)>,
     ) -> Result<ModelSpec, Error> {
+        // A dynamic dimension (-1) takes the size the catalogue chose for the model, in inputs and outputs.
+        let fixed = |shape: &[i64]| -> Vec<i64> {
+            let Some((w, h)) = size_if_dynamic else { return shape.to_vec() };
+            let n = shape.len();
+            shape
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| match (d, i) {
+                    (-1, 0) => 1,
+                    (-1, i) if n == 4 && ((i == 2 && shape[1] == 3) || (i == 1 && shape[3] == 3)) => i64::from(h),
+                    (-1, i) if n == 4 && ((i == 3 && shape[1] == 3) || (i == 2 && shape[3] == 3)) => i64::from(w),
+                    (-1, i) if n >= 3 && i == n - 2 => i64::from(h),
+                    (-1, i) if n >= 3 && i == n - 1 => i64::from(w),
+                    (d, _) => d,
+                })
+                .collect()
+        };
+        let (input_shape, output_shape) = (&fixed(input_shape)[..], &fixed(output_shape)[..]);
         let (layout, height, width) = match input_shape {
             [n, h, w, 3] if *n <= 1 => (Layout::Nhwc, *h, *w),
             [n, 3, h, w] if *n <= 1 => (Layout::Nchw, *h, *w),
@@ -146,8 +179,8 @@ mod tests {
 
     #[test]
     fn mediapipe_shapes_are_nhwc() {
-        let s =
-            ModelSpec::from_shapes("m", "input_1", &[1, 144, 256, 3], &[1, 144, 256, 1], Normalization::UNIT).unwrap();
+        let s = ModelSpec::from_shapes("m", "input_1", &[1, 144, 256, 3], &[1, 144, 256, 1], Normalization::UNIT, None)
+            .unwrap();
         assert_eq!((s.width, s.height, s.layout), (256, 144, Layout::Nhwc));
         assert_eq!(s.output, OutputSpec { layout: Layout::Nhwc, channels: 1 });
         assert_eq!(s.input_shape(), [1, 144, 256, 3]);
@@ -155,7 +188,8 @@ mod tests {
 
     #[test]
     fn pytorch_shapes_are_nchw() {
-        let s = ModelSpec::from_shapes("m", "x", &[1, 3, 192, 320], &[1, 2, 192, 320], Normalization::SIGNED).unwrap();
+        let s = ModelSpec::from_shapes("m", "x", &[1, 3, 192, 320], &[1, 2, 192, 320], Normalization::SIGNED, None)
+            .unwrap();
         assert_eq!((s.width, s.height, s.layout), (320, 192, Layout::Nchw));
         assert_eq!(s.output.channels, 2);
         assert_eq!(s.input_shape(), [1, 3, 192, 320]);
@@ -163,11 +197,11 @@ mod tests {
 
     #[test]
     fn wrong_shapes_are_rejected_with_a_reason() {
-        let dynamic = ModelSpec::from_shapes("m", "x", &[1, 3, -1, -1], &[1, 1, -1, -1], Normalization::UNIT);
+        let dynamic = ModelSpec::from_shapes("m", "x", &[1, 3, -1, -1], &[1, 1, -1, -1], Normalization::UNIT, None);
         assert!(dynamic.unwrap_err().to_string().contains("fixed input size"));
-        let classifier = ModelSpec::from_shapes("m", "x", &[1, 224, 224, 3], &[1, 1000], Normalization::UNIT);
+        let classifier = ModelSpec::from_shapes("m", "x", &[1, 224, 224, 3], &[1, 1000], Normalization::UNIT, None);
         assert!(classifier.unwrap_err().to_string().contains("output shape"));
-        let grey = ModelSpec::from_shapes("m", "x", &[1, 1, 64, 64], &[1, 1, 64, 64], Normalization::UNIT);
+        let grey = ModelSpec::from_shapes("m", "x", &[1, 1, 64, 64], &[1, 1, 64, 64], Normalization::UNIT, None);
         assert!(grey.unwrap_err().to_string().contains("input shape"));
     }
 
@@ -178,6 +212,21 @@ mod tests {
         assert!((f(Normalization::UNIT, 255.0) - 1.0).abs() < 1e-6);
         assert!((f(Normalization::SIGNED, 0.0) + 1.0).abs() < 1e-6);
         assert!((f(Normalization::SIGNED, 255.0) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn dynamic_sizes_take_the_catalogue_size() {
+        let s = ModelSpec::from_shapes(
+            "m",
+            "input",
+            &[-1, 3, -1, -1],
+            &[-1, 1, -1, -1],
+            Normalization::SIGNED,
+            Some((512, 288)),
+        )
+        .unwrap();
+        assert_eq!((s.width, s.height, s.layout), (512, 288, Layout::Nchw));
+        assert_eq!(s.output, OutputSpec { layout: Layout::Nchw, channels: 1 });
     }
 
     #[test]

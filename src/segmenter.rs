@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::mask::Mask;
-use crate::model::{ModelSpec, Normalization};
+use crate::model::{CatalogEntry, ModelSpec, Normalization};
 use crate::preprocess::{fill_tensor, RgbaView};
 use ort::environment::Environment;
 use ort::session::builder::SessionBuilder;
@@ -17,6 +17,26 @@ pub struct ModelSource {
     pub path: PathBuf,
     pub label: String,
     pub normalization: Normalization,
+    /// Input size for models whose declared size is dynamic.
+    pub input_size: Option<(u32, u32)>,
+}
+
+impl ModelSource {
+    /// A shipped model, found at `path`.
+    pub fn catalog(entry: &CatalogEntry, path: PathBuf) -> ModelSource {
+        ModelSource {
+            path,
+            label: entry.label.to_string(),
+            normalization: entry.normalization,
+            input_size: entry.input_size,
+        }
+    }
+
+    /// A user's model: RGB in 0..1 and a fixed input size, as the properties tooltip says.
+    pub fn custom(path: PathBuf) -> ModelSource {
+        let label = path.file_name().map_or_else(|| "custom model".into(), |n| n.to_string_lossy().into_owned());
+        ModelSource { path, label, normalization: Normalization::UNIT, input_size: None }
+    }
 }
 
 /// Time spent in each step of one `segment` call.
@@ -65,9 +85,15 @@ impl Segmenter {
         };
         let input_shape = float_shape(input.dtype(), "input")?;
         let output_shape = float_shape(output.dtype(), "output")?;
-        let spec =
-            ModelSpec::from_shapes(&source.label, input.name(), &input_shape, &output_shape, source.normalization)
-                .map_err(|e| Error::model(format!("{}: {e}", path.display())))?;
+        let spec = ModelSpec::from_shapes(
+            &source.label,
+            input.name(),
+            &input_shape,
+            &output_shape,
+            source.normalization,
+            source.input_size,
+        )
+        .map_err(|e| Error::model(format!("{}: {e}", path.display())))?;
         let tensor = vec![0.0; spec.input_len()];
         Ok(Segmenter { session, spec, tensor })
     }

@@ -15,6 +15,12 @@ pub mod keys {
     pub const THRESHOLD: &str = "threshold";
     pub const SOFTNESS: &str = "softness";
     pub const THREADS: &str = "threads";
+    pub const EDGE_REFINE: &str = "edge_refine";
+    pub const TEMPORAL_SMOOTHING: &str = "temporal_smoothing";
+    pub const GROW: &str = "grow";
+    pub const FEATHER: &str = "feather";
+    pub const LIGHT_WRAP: &str = "light_wrap";
+    pub const SYNC_VIDEO: &str = "sync_video";
 }
 
 /// Declares a settings enum stored as a stable string, with its list of values in display order.
@@ -63,6 +69,7 @@ string_setting!(
     ModelChoice {
         SelfieGeneral => "selfie_general",
         SelfieLandscape => "selfie_landscape",
+        Modnet => "modnet",
         Custom => "custom",
     }
 );
@@ -92,6 +99,16 @@ pub const BLUR_STRENGTH: Range<i64> = Range { min: 1, max: 100, step: 1, default
 pub const THRESHOLD: Range<f64> = Range { min: 0.0, max: 1.0, step: 0.01, default: 0.5 };
 pub const SOFTNESS: Range<f64> = Range { min: 0.0, max: 0.5, step: 0.01, default: 0.1 };
 pub const THREADS: Range<i64> = Range { min: 1, max: 8, step: 1, default: 1 };
+/// 0 = each mask as it comes; towards 1 = still pixels keep more of the previous mask.
+pub const TEMPORAL_SMOOTHING: Range<f64> = Range { min: 0.0, max: 0.95, step: 0.05, default: 0.6 };
+/// Pixels (at the output size) to grow (+) or shrink (-) the person.
+pub const GROW: Range<i64> = Range { min: -20, max: 20, step: 1, default: 0 };
+/// Width in pixels (at the output size) of the blur on the person's outline.
+pub const FEATHER: Range<i64> = Range { min: 0, max: 12, step: 1, default: 0 };
+/// How much background light spills onto the person's edge (Image and Color modes).
+pub const LIGHT_WRAP: Range<f64> = Range { min: 0.0, max: 1.0, step: 0.05, default: 0.0 };
+pub const DEFAULT_EDGE_REFINE: bool = true;
+pub const DEFAULT_SYNC_VIDEO: bool = false;
 pub const DEFAULT_MODE: BackgroundMode = BackgroundMode::Blur;
 pub const DEFAULT_FIT: ImageFit = ImageFit::Cover;
 pub const DEFAULT_MODEL: ModelChoice = ModelChoice::SelfieGeneral;
@@ -140,6 +157,7 @@ pub trait SettingsSource {
     fn string(&self, key: &str) -> Option<String>;
     fn int(&self, key: &str) -> Option<i64>;
     fn float(&self, key: &str) -> Option<f64>;
+    fn boolean(&self, key: &str) -> Option<bool>;
 }
 
 /// One validated, typed snapshot of every setting.
@@ -155,6 +173,14 @@ pub struct Settings {
     pub threshold: f32,
     pub softness: f32,
     pub threads: u32,
+    /// Upsample the mask guided by the full-resolution frame, so its edge follows the person's.
+    pub edge_refine: bool,
+    pub temporal_smoothing: f32,
+    pub grow: i32,
+    pub feather: u32,
+    pub light_wrap: f32,
+    /// Delay the video to show each frame with the mask computed from it.
+    pub sync_video: bool,
 }
 
 impl Default for Settings {
@@ -170,6 +196,12 @@ impl Default for Settings {
             threshold: THRESHOLD.default as f32,
             softness: SOFTNESS.default as f32,
             threads: THREADS.default as u32,
+            edge_refine: DEFAULT_EDGE_REFINE,
+            temporal_smoothing: TEMPORAL_SMOOTHING.default as f32,
+            grow: GROW.default as i32,
+            feather: FEATHER.default as u32,
+            light_wrap: LIGHT_WRAP.default as f32,
+            sync_video: DEFAULT_SYNC_VIDEO,
         }
     }
 }
@@ -197,6 +229,18 @@ impl Settings {
                 .filter(|v| v.is_finite())
                 .map_or(d.softness, |v| SOFTNESS.clamp(v) as f32),
             threads: source.int(keys::THREADS).map_or(d.threads, |v| THREADS.clamp(v) as u32),
+            edge_refine: source.boolean(keys::EDGE_REFINE).unwrap_or(d.edge_refine),
+            temporal_smoothing: source
+                .float(keys::TEMPORAL_SMOOTHING)
+                .filter(|v| v.is_finite())
+                .map_or(d.temporal_smoothing, |v| TEMPORAL_SMOOTHING.clamp(v) as f32),
+            grow: source.int(keys::GROW).map_or(d.grow, |v| GROW.clamp(v) as i32),
+            feather: source.int(keys::FEATHER).map_or(d.feather, |v| FEATHER.clamp(v) as u32),
+            light_wrap: source
+                .float(keys::LIGHT_WRAP)
+                .filter(|v| v.is_finite())
+                .map_or(d.light_wrap, |v| LIGHT_WRAP.clamp(v) as f32),
+            sync_video: source.boolean(keys::SYNC_VIDEO).unwrap_or(d.sync_video),
         }
     }
 }
@@ -219,6 +263,9 @@ mod tests {
         fn float(&self, key: &str) -> Option<f64> {
             self.0.get(key)?.parse().ok()
         }
+        fn boolean(&self, key: &str) -> Option<bool> {
+            self.0.get(key)?.parse().ok()
+        }
     }
 
     #[test]
@@ -236,6 +283,8 @@ mod tests {
         m.0.insert(keys::THREADS, "0".into());
         m.0.insert(keys::MODEL, "no-such-model".into());
         m.0.insert(keys::IMAGE_PATH, "  /tmp/a.png ".into());
+        m.0.insert(keys::GROW, "-99".into());
+        m.0.insert(keys::EDGE_REFINE, "false".into());
         let s = Settings::read(&m);
         assert_eq!(s.mode, BackgroundMode::Transparent);
         assert_eq!(s.blur_strength, 100);
@@ -244,6 +293,8 @@ mod tests {
         assert_eq!(s.threads, 1);
         assert_eq!(s.model, DEFAULT_MODEL);
         assert_eq!(s.image_path, "/tmp/a.png");
+        assert_eq!(s.grow, -20);
+        assert!(!s.edge_refine);
     }
 
     #[test]

@@ -9,10 +9,11 @@ use crate::preprocess::RgbaView;
 use crate::runtime;
 use crate::segmenter::{ModelSource, Segmenter};
 use crate::status::{ModelState, RateMeter, WorkerStatus};
+use crate::temporal::TemporalFilter;
 use parking_lot::Mutex;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -53,6 +54,8 @@ struct Shared {
     spare_buffers: Mutex<Vec<Vec<u8>>>,
     /// Mirrors `ModelState::Failed`, readable without a lock on every frame.
     failed: AtomicBool,
+    /// Temporal smoothing (f32 bits): a live setting, applied without reloading anything.
+    smoothing: AtomicU32,
     on_state_change: StateListener,
 }
 
@@ -74,6 +77,7 @@ impl Worker {
             status: Mutex::new(WorkerStatus::default()),
             spare_buffers: Mutex::new(Vec::new()),
             failed: AtomicBool::new(false),
+            smoothing: AtomicU32::new(0f32.to_bits()),
             on_state_change: Box::new(on_state_change),
         });
         let thread = {
@@ -94,6 +98,11 @@ impl Worker {
     pub fn configure(&self, config: WorkerConfig) {
         *self.shared.pending_config.lock() = Some(config);
         self.shared.frames.wake();
+    }
+
+    /// How strongly still pixels keep the previous mask (0 = off), from the next mask on.
+    pub fn set_temporal_smoothing(&self, smoothing: f32) {
+        self.shared.smoothing.store(smoothing.to_bits(), Ordering::Relaxed);
     }
 
     /// The size frames should have, while a model runs.
@@ -193,11 +202,13 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 fn run(shared: &Shared) {
     let mut segmenter: Option<Segmenter> = None;
+    let mut temporal = TemporalFilter::default();
     let mut meter = RateMeter::new(Instant::now());
     loop {
         let pending = shared.pending_config.lock().take();
         if let Some(config) = pending {
             segmenter = None;
+            temporal.reset();
             *shared.input_size.lock() = None;
             set_state(shared, ModelState::Loading(config.model.label.clone()));
             let started = Instant::now();
@@ -267,13 +278,12 @@ fn run(shared: &Shared) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Normalization;
     use std::sync::atomic::AtomicUsize;
 
     fn config(path: &str) -> WorkerConfig {
         WorkerConfig {
             runtime_library: runtime::library_from_env().unwrap_or_else(|| "/nonexistent/libonnxruntime.so".into()),
-            model: ModelSource { path: path.into(), label: "test".into(), normalization: Normalization::UNIT },
+            model: ModelSource::custom(path.into()),
             threads: 1,
         }
     }

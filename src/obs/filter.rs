@@ -12,7 +12,7 @@ use super::properties::{set_visible, Data, Properties};
 use super::render::RenderPipeline;
 use super::source::FilterSource;
 use crate::image_loader::ImageLoader;
-use crate::model::{catalog_entry, Normalization};
+use crate::model::catalog_entry;
 use crate::runtime;
 use crate::segmenter::ModelSource;
 use crate::settings::{self, keys, BackgroundMode, ImageFit, ModelChoice, Settings};
@@ -86,6 +86,7 @@ impl Filter {
                 self.worker.configure(config);
             }
         }
+        self.worker.set_temporal_smoothing(settings.temporal_smoothing);
         if settings.mode == BackgroundMode::Image {
             self.images.request(&settings.image_path);
         }
@@ -146,17 +147,12 @@ fn fill(template: &str, args: &[&str]) -> String {
 
 fn model_source(settings: &Settings) -> ModelSource {
     match catalog_entry(settings.model) {
-        Some(entry) => ModelSource {
-            path: module::data_file(&format!("models/{}", entry.file))
-                .unwrap_or_else(|| module::data_dir().join("models").join(entry.file)),
-            label: entry.label.to_string(),
-            normalization: entry.normalization,
-        },
-        None => {
-            let path = PathBuf::from(&settings.model_path);
-            let label = path.file_name().map_or_else(|| "custom model".into(), |n| n.to_string_lossy().into_owned());
-            ModelSource { path, label, normalization: Normalization::UNIT }
+        Some(entry) => {
+            let relative = format!("models/{}", entry.file);
+            let path = module::data_file(&relative).unwrap_or_else(|| module::data_dir().join(&relative));
+            ModelSource::catalog(entry, path)
         }
+        None => ModelSource::custom(PathBuf::from(&settings.model_path)),
     }
 }
 
@@ -180,6 +176,12 @@ fn defaults(data: Data) {
     data.set_default_double(keys::THRESHOLD, settings::THRESHOLD.default);
     data.set_default_double(keys::SOFTNESS, settings::SOFTNESS.default);
     data.set_default_int(keys::THREADS, settings::THREADS.default);
+    data.set_default_bool(keys::EDGE_REFINE, settings::DEFAULT_EDGE_REFINE);
+    data.set_default_double(keys::TEMPORAL_SMOOTHING, settings::TEMPORAL_SMOOTHING.default);
+    data.set_default_int(keys::GROW, settings::GROW.default);
+    data.set_default_int(keys::FEATHER, settings::FEATHER.default);
+    data.set_default_double(keys::LIGHT_WRAP, settings::LIGHT_WRAP.default);
+    data.set_default_bool(keys::SYNC_VIDEO, settings::DEFAULT_SYNC_VIDEO);
 }
 
 /// Locale key of a choice's label: e.g. "Mode.Blur", "Fit.Cover", "Model.selfie_general".
@@ -211,6 +213,14 @@ fn properties(filter: Option<&Filter>) -> Properties {
     props.file(keys::MODEL_PATH, &text("ModelPath"), &text("ModelPath.Filter")).tooltip(&text("ModelPath.Tooltip"));
     props.float_slider(keys::THRESHOLD, &text("Threshold"), settings::THRESHOLD).tooltip(&text("Threshold.Tooltip"));
     props.float_slider(keys::SOFTNESS, &text("Softness"), settings::SOFTNESS).tooltip(&text("Softness.Tooltip"));
+    props.checkbox(keys::EDGE_REFINE, &text("EdgeRefine")).tooltip(&text("EdgeRefine.Tooltip"));
+    props.int_slider(keys::GROW, &text("Grow"), settings::GROW).tooltip(&text("Grow.Tooltip"));
+    props.int_slider(keys::FEATHER, &text("Feather"), settings::FEATHER).tooltip(&text("Feather.Tooltip"));
+    props.float_slider(keys::LIGHT_WRAP, &text("LightWrap"), settings::LIGHT_WRAP).tooltip(&text("LightWrap.Tooltip"));
+    props
+        .float_slider(keys::TEMPORAL_SMOOTHING, &text("Temporal"), settings::TEMPORAL_SMOOTHING)
+        .tooltip(&text("Temporal.Tooltip"));
+    props.checkbox(keys::SYNC_VIDEO, &text("SyncVideo")).tooltip(&text("SyncVideo.Tooltip"));
     props.int_slider(keys::THREADS, &text("Threads"), settings::THREADS).tooltip(&text("Threads.Tooltip"));
     props
 }
@@ -229,6 +239,7 @@ unsafe extern "C" fn choice_changed(
         // Colour fills Contain's borders in Image mode too.
         set_visible(props, keys::COLOR, matches!(s.mode, BackgroundMode::Color | BackgroundMode::Image));
         set_visible(props, keys::MODEL_PATH, s.model == ModelChoice::Custom);
+        set_visible(props, keys::LIGHT_WRAP, matches!(s.mode, BackgroundMode::Color | BackgroundMode::Image));
         true
     })
 }

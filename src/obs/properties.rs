@@ -87,6 +87,11 @@ impl Properties {
         })
     }
 
+    pub fn checkbox(&mut self, key: &str, label: &str) -> Property {
+        let (k, l) = (cstr(key), cstr(label));
+        Property(unsafe { obs_properties_add_bool(self.0, k.as_ptr(), l.as_ptr()) })
+    }
+
     pub fn color(&mut self, key: &str, label: &str) -> Property {
         let (k, l) = (cstr(key), cstr(label));
         Property(unsafe { obs_properties_add_color(self.0, k.as_ptr(), l.as_ptr()) })
@@ -143,6 +148,11 @@ impl Data {
         unsafe { obs_data_set_default_int(self.0, k.as_ptr(), value) };
     }
 
+    pub fn set_default_bool(self, key: &str, value: bool) {
+        let k = cstr(key);
+        unsafe { obs_data_set_default_bool(self.0, k.as_ptr(), value) };
+    }
+
     pub fn set_default_double(self, key: &str, value: f64) {
         let k = cstr(key);
         unsafe { obs_data_set_default_double(self.0, k.as_ptr(), value) };
@@ -167,5 +177,10 @@ impl SettingsSource for Data {
     fn float(&self, key: &str) -> Option<f64> {
         let k = cstr(key);
         self.has(&k).then(|| unsafe { obs_data_get_double(self.0, k.as_ptr()) })
+    }
+
+    fn boolean(&self, key: &str) -> Option<bool> {
+        let k = cstr(key);
+        self.has(&k).then(|| unsafe { obs_data_get_bool(self.0, k.as_ptr()) })
     }
 }

@@ -8,6 +8,7 @@ use super::source::{self, FilterSource};
 use crate::background_image::{fit_transform, UvTransform};
 use crate::blur;
 use crate::image_loader::ImageLoader;
+use crate::refine;
 use crate::settings::{BackgroundMode, Settings};
 use crate::worker::{Frame, Worker};
 use std::path::Path;
@@ -29,6 +30,12 @@ struct Params {
     footprint: Param,
     texel_step: Param,
     sigma: Param,
+    guide: Param,
+    alpha: Param,
+    mask_size: Param,
+    edge_refine: Param,
+    grow: Param,
+    light_wrap: Param,
 }
 
 impl Params {
@@ -36,6 +43,7 @@ impl Params {
     fn set_mask(&self, mask: &MaskTexture, settings: &Settings) {
         self.mask.set_texture(mask.texture.as_ref());
         self.mask_uv_scale.set_vec2(mask.uv_scale);
+        self.mask_size.set_vec2([mask.size.0 as f32, mask.size.1 as f32]);
         self.threshold.set_float(settings.threshold);
         self.softness.set_float(settings.softness);
     }
@@ -54,6 +62,12 @@ impl Params {
             footprint: e.param(c"footprint"),
             texel_step: e.param(c"texel_step"),
             sigma: e.param(c"sigma"),
+            guide: e.param(c"guide"),
+            alpha: e.param(c"alpha"),
+            mask_size: e.param(c"mask_size"),
+            edge_refine: e.param(c"edge_refine"),
+            grow: e.param(c"grow"),
+            light_wrap: e.param(c"light_wrap"),
         }
     }
 }
@@ -62,6 +76,8 @@ impl Params {
 struct MaskTexture {
     texture: Texture,
     seq: u64,
+    /// The mask's own size (without padding).
+    size: (u32, u32),
     /// Rows are padded to a multiple of 4 bytes (OpenGL's unpack alignment); this crops the padding.
     uv_scale: [f32; 2],
 }
@@ -78,6 +94,10 @@ pub struct RenderPipeline {
     next_seq: u64,
     mask: Option<MaskTexture>,
     padded_rows: Vec<u8>,
+    /// The person's opacity at half output size, refined once per frame.
+    refine_a: TexRender,
+    refine_b: TexRender,
+    refine_fresh: bool,
     blur_a: TexRender,
     blur_b: TexRender,
     blur_fresh: bool,
@@ -102,6 +122,9 @@ impl RenderPipeline {
             mask: None,
             padded_rows: Vec::new(),
             // Half floats: the blurred background is divided by its weight, which 8 bits cannot carry.
+            refine_a: TexRender::new(Format::Rgba8),
+            refine_b: TexRender::new(Format::Rgba8),
+            refine_fresh: false,
             blur_a: TexRender::new(Format::Rgba16F),
             blur_b: TexRender::new(Format::Rgba16F),
             blur_fresh: false,
@@ -127,6 +150,7 @@ impl RenderPipeline {
             self.frame_time = Some(now);
             self.size = (cx, cy);
             self.blur_fresh = false;
+            self.refine_fresh = false;
             if !self.input.render(cx, cy, || source.draw_input(cx, cy)) {
                 source.skip();
                 return;
@@ -200,12 +224,42 @@ impl RenderPipeline {
             texture.set_image(&self.padded_rows, padded_width);
         }
         let uv_scale = [m.width as f32 / padded_width as f32, 1.0];
-        self.mask = Some(MaskTexture { texture, seq: newest.seq, uv_scale });
+        self.mask = Some(MaskTexture { texture, seq: newest.seq, size: (m.width, m.height), uv_scale });
+    }
+
+    /// The person's opacity at half output size: the mask upsampled with the frame as a guide (joint
+    /// bilateral), shaped by threshold and softness, then grown or shrunk and feathered.
+    fn refined_alpha(&mut self, settings: &Settings, mask: &MaskTexture) -> TextureRef {
+        if self.refine_fresh {
+            return self.refine_a.texture();
+        }
+        let plan = refine::plan(settings, self.size.0, self.size.1);
+        let (w, h) = (plan.width, plan.height);
+        let (input, guide) = (self.input.texture(), self.analysis.texture());
+        let (effect, p) = (&self.effect, &self.params);
+        self.refine_a.render(w, h, || {
+            p.image.set_texture(input);
+            p.guide.set_texture(guide);
+            p.set_mask(mask, settings);
+            p.edge_refine.set_float(if settings.edge_refine { 1.0 } else { 0.0 });
+            effect.draw(c"RefineMask", input, w, h);
+        });
+        let steps = [[1.0 / w as f32, 0.0], [0.0, 1.0 / h as f32]];
+        if plan.grow_taps != 0.0 {
+            grow_pass(effect, p, self.refine_a.texture(), &mut self.refine_b, (w, h), steps[0], plan.grow_taps);
+            grow_pass(effect, p, self.refine_b.texture(), &mut self.refine_a, (w, h), steps[1], plan.grow_taps);
+        }
+        if plan.feather_sigma > 0.0 {
+            gaussian_pass(effect, p, self.refine_a.texture(), &mut self.refine_b, (w, h), steps[0], plan.feather_sigma);
+            gaussian_pass(effect, p, self.refine_b.texture(), &mut self.refine_a, (w, h), steps[1], plan.feather_sigma);
+        }
+        self.refine_fresh = true;
+        self.refine_a.texture()
     }
 
     /// Blurs the background at reduced resolution; only background pixels are averaged (weighted by how sure
     /// the mask is that they are background), so the person leaves no halo in the blur.
-    fn blurred_background(&mut self, settings: &Settings, mask: &MaskTexture) -> TextureRef {
+    fn blurred_background(&mut self, settings: &Settings, alpha: TextureRef) -> TextureRef {
         if self.blur_fresh {
             return self.blur_a.texture();
         }
@@ -215,7 +269,7 @@ impl RenderPipeline {
         let (effect, p) = (&self.effect, &self.params);
         self.blur_a.render(w, h, || {
             p.image.set_texture(input);
-            p.set_mask(mask, settings);
+            p.alpha.set_texture(alpha);
             p.footprint.set_vec2([1.0 / w as f32, 1.0 / h as f32]);
             effect.draw(c"BlurDownsample", input, w, h);
         });
@@ -236,8 +290,9 @@ impl RenderPipeline {
         };
         // OBS resets every effect parameter when a technique ends, so the blur passes run first and each
         // draw then sets all the parameters it reads.
+        let alpha = self.refined_alpha(settings, &mask);
         let background = match settings.mode {
-            BackgroundMode::Blur => Some((self.blurred_background(settings, &mask), UvTransform::IDENTITY)),
+            BackgroundMode::Blur => Some((self.blurred_background(settings, alpha), UvTransform::IDENTITY)),
             BackgroundMode::Image => self.background.as_ref().map(|picture| {
                 let fit = fit_transform(settings.image_fit, picture.width, picture.height, cx, cy);
                 (picture.as_ref(), fit)
@@ -257,7 +312,9 @@ impl RenderPipeline {
         } else {
             let p = &self.params;
             p.image.set_texture(input);
+            p.alpha.set_texture(alpha);
             p.set_mask(&mask, settings);
+            p.light_wrap.set_float(settings.light_wrap);
             p.color.set_vec4(settings.color.to_unit());
             if let Some((texture, fit)) = background {
                 p.background.set_texture(texture);
@@ -285,5 +342,23 @@ fn gaussian_pass(
         p.texel_step.set_vec2(step);
         p.sigma.set_float(sigma);
         effect.draw(c"Blur", src, w, h);
+    });
+}
+
+/// One direction of the separable max (grow > 0) or min (grow < 0) on the person's opacity.
+fn grow_pass(
+    effect: &Effect,
+    p: &Params,
+    src: TextureRef,
+    target: &mut TexRender,
+    (w, h): (u32, u32),
+    step: [f32; 2],
+    grow: f32,
+) {
+    target.render(w, h, || {
+        p.alpha.set_texture(src);
+        p.texel_step.set_vec2(step);
+        p.grow.set_float(grow);
+        effect.draw(c"Grow", src, w, h);
     });
 }

@@ -8,6 +8,7 @@ use crate::blur;
 use crate::error::Error;
 use crate::mask::Mask;
 use crate::preprocess::RgbaView;
+use crate::refine;
 use crate::settings::{BackgroundMode, Settings};
 use bytemuck::{Pod, Zeroable};
 use std::collections::HashMap;
@@ -24,16 +25,23 @@ struct Params {
     footprint: [f32; 2],
     texel_step: [f32; 2],
     target_size: [f32; 2],
+    mask_size: [f32; 2],
+    _pad0: [f32; 2],
     color: [f32; 4],
     threshold: f32,
     softness: f32,
     sigma: f32,
-    _pad: f32,
+    edge_refine: f32,
+    grow: f32,
+    light_wrap: f32,
+    _pad1: [f32; 2],
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Pass {
     Downscale,
+    RefineMask,
+    Grow,
     BlurDownsample,
     Blur,
     CompositeBlur,
@@ -43,8 +51,10 @@ enum Pass {
 }
 
 impl Pass {
-    const ALL: [Pass; 7] = [
+    const ALL: [Pass; 9] = [
         Pass::Downscale,
+        Pass::RefineMask,
+        Pass::Grow,
         Pass::BlurDownsample,
         Pass::Blur,
         Pass::CompositeBlur,
@@ -56,6 +66,8 @@ impl Pass {
     fn entry_point(self) -> &'static str {
         match self {
             Pass::Downscale => "fs_downscale",
+            Pass::RefineMask => "fs_refine_mask",
+            Pass::Grow => "fs_grow",
             Pass::BlurDownsample => "fs_blur_downsample",
             Pass::Blur => "fs_blur",
             Pass::CompositeBlur => "fs_composite_blur",
@@ -77,13 +89,40 @@ impl Pass {
 /// Uniform buffer slots, one per pass of a frame (each pass has its own values).
 #[derive(Clone, Copy)]
 enum Slot {
-    Downscale = 0,
-    BlurDownsample = 1,
-    BlurHorizontal = 2,
-    BlurVertical = 3,
-    Composite = 4,
+    Downscale,
+    Refine,
+    GrowHorizontal,
+    GrowVertical,
+    FeatherHorizontal,
+    FeatherVertical,
+    BlurDownsample,
+    BlurHorizontal,
+    BlurVertical,
+    Composite,
 }
-const SLOTS: usize = 5;
+const SLOTS: usize = Slot::Composite as usize + 1;
+
+/// The textures one pass reads; unset ones are bound to a 1x1 placeholder.
+#[derive(Clone, Copy, Default)]
+struct Inputs<'a> {
+    image: Option<&'a wgpu::TextureView>,
+    mask: Option<&'a wgpu::TextureView>,
+    background: Option<&'a wgpu::TextureView>,
+    guide: Option<&'a wgpu::TextureView>,
+    alpha: Option<&'a wgpu::TextureView>,
+}
+
+impl<'a> Inputs<'a> {
+    /// A pass that filters `t` as its image.
+    fn image(t: &'a Target) -> Inputs<'a> {
+        Inputs { image: Some(&t.view), ..Default::default() }
+    }
+
+    /// A pass that reads `t` as the person's opacity.
+    fn alpha(t: &'a Target) -> Inputs<'a> {
+        Inputs { alpha: Some(&t.view), ..Default::default() }
+    }
+}
 
 struct Target {
     texture: wgpu::Texture,
@@ -103,6 +142,8 @@ pub struct Compositor {
     background: Option<Target>,
     placeholder: Target,
     analysis: Option<Target>,
+    refine_a: Option<Target>,
+    refine_b: Option<Target>,
     blur_a: Option<Target>,
     blur_b: Option<Target>,
     output: Option<Target>,
@@ -143,6 +184,8 @@ impl Compositor {
                 texture_entry(1),
                 texture_entry(2),
                 texture_entry(3),
+                texture_entry(5),
+                texture_entry(6),
                 wgpu::BindGroupLayoutEntry {
                     binding: 4,
                     visibility: wgpu::ShaderStages::FRAGMENT,
@@ -217,6 +260,8 @@ impl Compositor {
             background: None,
             placeholder,
             analysis: None,
+            refine_a: None,
+            refine_b: None,
             blur_a: None,
             blur_b: None,
             output: None,
@@ -269,7 +314,8 @@ impl Compositor {
         };
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         let target = self.analysis.as_ref().unwrap();
-        self.pass(&mut encoder, Pass::Downscale, Slot::Downscale, params, target, &frame.view, None, None);
+        let inputs = Inputs { image: Some(&frame.view), ..Default::default() };
+        self.pass(&mut encoder, Pass::Downscale, Slot::Downscale, params, target, inputs);
         self.read_back(encoder, Which::Analysis)
     }
 
@@ -286,9 +332,12 @@ impl Compositor {
 
         let base = Params {
             mask_uv_scale: [1.0, 1.0],
+            mask_size: [mask.width as f32, mask.height as f32],
             color: settings.color.to_unit(),
             threshold: settings.threshold,
             softness: settings.softness,
+            edge_refine: if settings.edge_refine { 1.0 } else { 0.0 },
+            light_wrap: settings.light_wrap,
             ..Default::default()
         };
         if settings.mode == BackgroundMode::Image && self.background.is_none() {
@@ -296,11 +345,10 @@ impl Compositor {
             return frame_rgba_passthrough(self);
         }
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+        self.refine(&mut encoder, base, settings, (w, h));
         if settings.mode == BackgroundMode::Blur {
             self.blur(&mut encoder, base, settings.blur_strength, (w, h));
         }
-        let frame_view = &self.frame.as_ref().unwrap().view;
-        let mask_view = &self.mask.as_ref().unwrap().view;
         let (pass, background) = match settings.mode {
             BackgroundMode::Blur => (Pass::CompositeBlur, self.blur_a.as_ref().map(|t| &t.view)),
             BackgroundMode::Image => (Pass::CompositeImage, self.background.as_ref().map(|t| &t.view)),
@@ -313,9 +361,47 @@ impl Compositor {
             params.bg_uv_scale = t.scale;
             params.bg_uv_offset = t.offset;
         }
+        let inputs = Inputs {
+            image: Some(&self.frame.as_ref().unwrap().view),
+            mask: Some(&self.mask.as_ref().unwrap().view),
+            background,
+            alpha: Some(&self.refine_a.as_ref().unwrap().view),
+            ..Default::default()
+        };
         let output = self.output.as_ref().unwrap();
-        self.pass(&mut encoder, pass, Slot::Composite, params, output, frame_view, Some(mask_view), background);
+        self.pass(&mut encoder, pass, Slot::Composite, params, output, inputs);
         self.read_back(encoder, Which::Output)
+    }
+
+    /// The person's opacity at half output size (joint bilateral upsampling, threshold and softness), then
+    /// grown or shrunk and feathered as the settings say; result in `refine_a`.
+    fn refine(&mut self, encoder: &mut wgpu::CommandEncoder, base: Params, settings: &Settings, (w, h): (u32, u32)) {
+        let plan = refine::plan(settings, w, h);
+        let (rw, rh) = (plan.width, plan.height);
+        let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING;
+        let format = wgpu::TextureFormat::Rgba8Unorm;
+        ensure(&self.gpu.device, &mut self.refine_a, rw, rh, format, usage);
+        ensure(&self.gpu.device, &mut self.refine_b, rw, rh, format, usage);
+        let (a, b) = (self.refine_a.as_ref().unwrap(), self.refine_b.as_ref().unwrap());
+        let size = [rw as f32, rh as f32];
+        let refine = Inputs {
+            image: Some(&self.frame.as_ref().unwrap().view),
+            mask: Some(&self.mask.as_ref().unwrap().view),
+            guide: self.analysis.as_ref().map(|t| &t.view),
+            ..Default::default()
+        };
+        self.pass(encoder, Pass::RefineMask, Slot::Refine, Params { target_size: size, ..base }, a, refine);
+        let steps = [[1.0 / size[0], 0.0], [0.0, 1.0 / size[1]]];
+        if plan.grow_taps != 0.0 {
+            let grow = |step| Params { texel_step: step, target_size: size, grow: plan.grow_taps, ..base };
+            self.pass(encoder, Pass::Grow, Slot::GrowHorizontal, grow(steps[0]), b, Inputs::alpha(a));
+            self.pass(encoder, Pass::Grow, Slot::GrowVertical, grow(steps[1]), a, Inputs::alpha(b));
+        }
+        if plan.feather_sigma > 0.0 {
+            let feather = |step| Params { texel_step: step, target_size: size, sigma: plan.feather_sigma, ..base };
+            self.pass(encoder, Pass::Blur, Slot::FeatherHorizontal, feather(steps[0]), b, Inputs::image(a));
+            self.pass(encoder, Pass::Blur, Slot::FeatherVertical, feather(steps[1]), a, Inputs::image(b));
+        }
     }
 
     /// Background-weighted downsample, then a horizontal and a vertical Gaussian pass; result in `blur_a`.
@@ -327,17 +413,19 @@ impl Compositor {
         ensure(&self.gpu.device, &mut self.blur_a, bw, bh, format, usage);
         ensure(&self.gpu.device, &mut self.blur_b, bw, bh, format, usage);
         let (a, b) = (self.blur_a.as_ref().unwrap(), self.blur_b.as_ref().unwrap());
-        let frame = &self.frame.as_ref().unwrap().view;
-        let mask = &self.mask.as_ref().unwrap().view;
         let size = [bw as f32, bh as f32];
         let down = Params { footprint: [1.0 / size[0], 1.0 / size[1]], target_size: size, ..base };
-        self.pass(encoder, Pass::BlurDownsample, Slot::BlurDownsample, down, a, frame, Some(mask), None);
+        let weighted = Inputs {
+            image: Some(&self.frame.as_ref().unwrap().view),
+            alpha: Some(&self.refine_a.as_ref().unwrap().view),
+            ..Default::default()
+        };
+        self.pass(encoder, Pass::BlurDownsample, Slot::BlurDownsample, down, a, weighted);
         let gauss = |step| Params { texel_step: step, target_size: size, sigma: plan.sigma, ..base };
-        self.pass(encoder, Pass::Blur, Slot::BlurHorizontal, gauss([1.0 / size[0], 0.0]), b, &a.view, None, None);
-        self.pass(encoder, Pass::Blur, Slot::BlurVertical, gauss([0.0, 1.0 / size[1]]), a, &b.view, None, None);
+        self.pass(encoder, Pass::Blur, Slot::BlurHorizontal, gauss([1.0 / size[0], 0.0]), b, Inputs::image(a));
+        self.pass(encoder, Pass::Blur, Slot::BlurVertical, gauss([0.0, 1.0 / size[1]]), a, Inputs::image(b));
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn pass(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -345,28 +433,25 @@ impl Compositor {
         slot: Slot,
         params: Params,
         target: &Target,
-        image: &wgpu::TextureView,
-        mask: Option<&wgpu::TextureView>,
-        background: Option<&wgpu::TextureView>,
+        inputs: Inputs<'_>,
     ) {
         let uniform = &self.uniforms[slot as usize];
         self.gpu.queue.write_buffer(uniform, 0, bytemuck::bytes_of(&params));
         let placeholder = &self.placeholder.view;
+        let view = |v: Option<&wgpu::TextureView>| v.unwrap_or(placeholder).clone();
+        let (image, mask, background) = (view(inputs.image), view(inputs.mask), view(inputs.background));
+        let (guide, alpha) = (view(inputs.guide), view(inputs.alpha));
         let bind_group = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(pass.entry_point()),
             layout: &self.layout,
             entries: &[
                 wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::TextureView(image) },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: wgpu::BindingResource::TextureView(mask.unwrap_or(placeholder)),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: wgpu::BindingResource::TextureView(background.unwrap_or(placeholder)),
-                },
+                wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::TextureView(&image) },
+                wgpu::BindGroupEntry { binding: 2, resource: wgpu::BindingResource::TextureView(&mask) },
+                wgpu::BindGroupEntry { binding: 3, resource: wgpu::BindingResource::TextureView(&background) },
                 wgpu::BindGroupEntry { binding: 4, resource: wgpu::BindingResource::Sampler(&self.sampler) },
+                wgpu::BindGroupEntry { binding: 5, resource: wgpu::BindingResource::TextureView(&guide) },
+                wgpu::BindGroupEntry { binding: 6, resource: wgpu::BindingResource::TextureView(&alpha) },
             ],
         });
         let mut rp = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {

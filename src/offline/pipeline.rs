@@ -5,17 +5,19 @@ use super::compositor::Compositor;
 use super::gpu::Gpu;
 use crate::error::Error;
 use crate::mask::Mask;
-use crate::model::{catalog_entry, Normalization};
+use crate::model::catalog_entry;
 use crate::preprocess::RgbaView;
 use crate::runtime;
 use crate::segmenter::{ModelSource, Segmenter};
 use crate::settings::Settings;
+use crate::temporal::TemporalFilter;
 use std::path::{Path, PathBuf};
 
 pub struct Pipeline {
     pub compositor: Compositor,
     pub segmenter: Segmenter,
     pub settings: Settings,
+    temporal: TemporalFilter,
 }
 
 impl Pipeline {
@@ -23,7 +25,12 @@ impl Pipeline {
         let environment = runtime::environment(&runtime_library())?;
         let segmenter = Segmenter::load(&environment, &model_source(&settings)?, settings.threads as usize)?;
         let compositor = Compositor::new(Gpu::new()?)?;
-        Ok(Pipeline { compositor, segmenter, settings })
+        Ok(Pipeline { compositor, segmenter, settings, temporal: TemporalFilter::default() })
+    }
+
+    /// Starts a new video: the next mask does not blend with the previous ones.
+    pub fn reset_temporal(&mut self) {
+        self.temporal.reset();
     }
 
     /// Uploads `frame` and segments it (the model sees the GPU-shrunk frame, as in OBS).
@@ -31,7 +38,10 @@ impl Pipeline {
         self.compositor.upload_frame(frame);
         let (w, h) = (self.segmenter.spec().width, self.segmenter.spec().height);
         let small = self.compositor.analysis_input(w, h);
-        self.segmenter.segment(RgbaView::new(w, h, &small))
+        let view = RgbaView::new(w, h, &small);
+        let mut mask = self.segmenter.segment(view)?;
+        self.temporal.apply(view, &mut mask, self.settings.temporal_smoothing);
+        Ok(mask)
     }
 
     /// The finished frame, and the mask it used.
@@ -74,17 +84,20 @@ pub fn models_dir() -> PathBuf {
 }
 
 pub fn model_source(settings: &Settings) -> Result<ModelSource, Error> {
-    Ok(match catalog_entry(settings.model) {
-        Some(e) => {
-            ModelSource { path: models_dir().join(e.file), label: e.label.into(), normalization: e.normalization }
-        }
-        None => {
-            let path = PathBuf::from(&settings.model_path);
-            if settings.model_path.is_empty() {
-                return Err(Error::model("--model custom needs --model-path FILE"));
-            }
-            let label = path.file_name().map_or("custom".into(), |n| n.to_string_lossy().into_owned());
-            ModelSource { path, label, normalization: Normalization::UNIT }
-        }
-    })
+    match catalog_entry(settings.model) {
+        Some(e) => Ok(ModelSource::catalog(e, model_file(e.file))),
+        None if settings.model_path.is_empty() => Err(Error::model("--model custom needs --model-path FILE")),
+        None => Ok(ModelSource::custom(PathBuf::from(&settings.model_path))),
+    }
+}
+
+/// A shipped model's file: in the models folder, or (MODNet, fetched at set-up) in the set-up cache.
+pub fn model_file(name: &str) -> PathBuf {
+    let shipped = models_dir().join(name);
+    let fetched = cache_dir().join("models").join(name);
+    if !shipped.is_file() && fetched.is_file() {
+        fetched
+    } else {
+        shipped
+    }
 }

@@ -17,6 +17,11 @@ pub const SETTING_FLAGS: &[(&str, &str)] = &[
     ("--threshold", keys::THRESHOLD),
     ("--softness", keys::SOFTNESS),
     ("--threads", keys::THREADS),
+    ("--edge-refine", keys::EDGE_REFINE),
+    ("--temporal", keys::TEMPORAL_SMOOTHING),
+    ("--grow", keys::GROW),
+    ("--feather", keys::FEATHER),
+    ("--light-wrap", keys::LIGHT_WRAP),
 ];
 
 pub struct Args {
@@ -90,9 +95,14 @@ impl Args {
             choice("--color", Rgba::parse_hex(c).is_some(), &["#rrggbb", "#rrggbbaa"])?;
         }
         if let Some(m) = self.value("--model") {
-            choice("--model", model_key(m).is_some(), &["general", "landscape", "a path to an .onnx file"])?;
+            choice("--model", model_key(m).is_some(), &["general", "landscape", "modnet", "a path to an .onnx file"])?;
         }
-        for flag in ["--blur", "--threshold", "--softness", "--threads"] {
+        if let Some(v) = self.value("--edge-refine") {
+            choice("--edge-refine", parse_switch(v).is_some(), &["on", "off"])?;
+        }
+        for flag in
+            ["--blur", "--threshold", "--softness", "--threads", "--temporal", "--grow", "--feather", "--light-wrap"]
+        {
             if let Some(v) = self.value(flag) {
                 v.parse::<f64>().map_err(|_| usage(format!("{flag}: '{v}' is not a number")))?;
             }
@@ -106,6 +116,7 @@ fn model_key(value: &str) -> Option<ModelChoice> {
     match value {
         "general" => Some(ModelChoice::SelfieGeneral),
         "landscape" => Some(ModelChoice::SelfieLandscape),
+        "modnet" => Some(ModelChoice::Modnet),
         v if v.ends_with(".onnx") => Some(ModelChoice::Custom),
         v => ModelChoice::from_key(v),
     }
@@ -133,6 +144,18 @@ impl SettingsSource for Args {
 
     fn float(&self, key: &str) -> Option<f64> {
         self.string(key)?.parse().ok()
+    }
+
+    fn boolean(&self, key: &str) -> Option<bool> {
+        parse_switch(&self.string(key)?)
+    }
+}
+
+fn parse_switch(v: &str) -> Option<bool> {
+    match v {
+        "on" | "true" | "1" | "yes" => Some(true),
+        "off" | "false" | "0" | "no" => Some(false),
+        _ => None,
     }
 }
 

@@ -4,10 +4,10 @@ use crate::args::{usage, Args};
 use crate::json::Json;
 use obs_virtual_background::error::Error;
 use obs_virtual_background::mask::Mask;
-use obs_virtual_background::model::{CatalogEntry, CATALOG, SELFIE_GENERAL, SELFIE_LANDSCAPE};
+use obs_virtual_background::model::{CatalogEntry, CATALOG, MODNET, SELFIE_GENERAL, SELFIE_LANDSCAPE};
 use obs_virtual_background::offline::compositor::Compositor;
 use obs_virtual_background::offline::gpu::Gpu;
-use obs_virtual_background::offline::pipeline::{models_dir, runtime_library};
+use obs_virtual_background::offline::pipeline::{model_file, runtime_library};
 use obs_virtual_background::preprocess::RgbaView;
 use obs_virtual_background::runtime;
 use obs_virtual_background::segmenter::{ModelSource, Segmenter};
@@ -62,10 +62,11 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     let args = Args::parse(raw, &["--runs", "--json"], &[])?;
     let runs: usize = args.number("--runs", 200)?.max(1);
     let models: Vec<&CatalogEntry> = match args.value("--model").unwrap_or("all") {
-        "all" => CATALOG.iter().collect(),
+        "all" => CATALOG.iter().filter(|e| model_file(e.file).is_file()).collect(),
         "general" => vec![&SELFIE_GENERAL],
         "landscape" => vec![&SELFIE_LANDSCAPE],
-        other => return Err(usage(format!("--model: '{other}' is not one of general, landscape, all"))),
+        "modnet" => vec![&MODNET],
+        other => return Err(usage(format!("--model: '{other}' is not one of general, landscape, modnet, all"))),
     };
     let threads: Vec<usize> = args
         .value("--threads")
@@ -82,11 +83,7 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
         "model (median / p90 ms)", "thr", "preprocess", "inference", "postprocess", "masks/s"
     );
     for entry in &models {
-        let source = ModelSource {
-            path: models_dir().join(entry.file),
-            label: entry.label.into(),
-            normalization: entry.normalization,
-        };
+        let source = ModelSource::catalog(entry, model_file(entry.file));
         for &t in &threads {
             let mut model = Segmenter::load(&environment, &source, t)?;
             let (w, h) = (model.spec().width, model.spec().height);

@@ -48,6 +48,7 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     match &set {
         EvalSet::Images(samples) => {
             for (i, s) in samples.iter().take(limit).enumerate() {
+                pipeline.reset_temporal(); // unrelated pictures
                 let (scored, _) = score(&mut pipeline, s, save.as_deref(), &mut totals)?;
                 totals.scored.extend(scored);
                 progress(quiet, i + 1, samples.len().min(limit));
@@ -59,6 +60,7 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
             for q in sequences {
                 let mut flicker = Flicker::new();
                 let mut ious = Vec::new();
+                pipeline.reset_temporal();
                 for s in q.frames.iter().take(limit) {
                     let (scored, (w, h, rgba, alpha)) = score(&mut pipeline, s, save.as_deref(), &mut totals)?;
                     ious.extend(scored.as_ref().map(|s| s.iou));
@@ -142,6 +144,7 @@ fn clip_flicker(pipeline: &mut Pipeline, clip: &Path, limit: usize, quiet: bool)
     let mut frame = Vec::new();
     let mut flicker = Flicker::new();
     let mut n = 0;
+    pipeline.reset_temporal();
     while n < limit && decoder.next_frame(&mut frame)? {
         let (out, _) = pipeline.render(RgbaView::new(info.width, info.height, &frame))?;
         let alpha: Vec<u8> = out.chunks_exact(4).map(|p| p[3]).collect();

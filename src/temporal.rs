@@ -1,0 +1,130 @@
+//! Temporal stability: per pixel, keep most of the previous mask where the picture did not change, and take
+//! the new mask where it did. A still person stops flickering; a moving hand does not trail.
+//!
+//! Runs at the model's resolution on the frames the model saw, after inference, in the worker (plugin) and
+//! in the offline pipeline (`vbg`), so both show and measure the same masks.
+
+use crate::mask::Mask;
+use crate::preprocess::RgbaView;
+
+/// Colour change (largest channel difference, 0..255) at which a pixel counts as fully moving and takes
+/// the new mask outright. Below it the blend moves linearly towards the smoothing weight.
+pub const MOTION_FULL: f32 = 20.0;
+
+#[derive(Default)]
+pub struct TemporalFilter {
+    size: (u32, u32),
+    previous_frame: Vec<u8>,
+    /// The smoothed mask, 0..=255 as f32 to avoid rounding drift.
+    state: Vec<f32>,
+}
+
+impl TemporalFilter {
+    /// Forgets the past (a new video, a new model, or a jump in the picture).
+    pub fn reset(&mut self) {
+        self.size = (0, 0);
+        self.previous_frame.clear();
+        self.state.clear();
+    }
+
+    /// Blends `mask` (computed from `frame`, same size) with the masks before it. `smoothing` 0 leaves the
+    /// mask as it is; towards 1 still pixels change more slowly.
+    pub fn apply(&mut self, frame: RgbaView<'_>, mask: &mut Mask, smoothing: f32) {
+        let fresh = (frame.width, frame.height) != (mask.width, mask.height)
+            || self.size != (mask.width, mask.height)
+            || smoothing <= 0.0;
+        if fresh {
+            self.size = (mask.width, mask.height);
+            self.state = mask.data.iter().map(|&v| f32::from(v)).collect();
+            self.previous_frame = frame.data.to_vec();
+            if frame.data.len() != mask.data.len() * 4 {
+                self.reset();
+            }
+            return;
+        }
+        let keep = smoothing.clamp(0.0, 0.99);
+        for (i, (state, out)) in self.state.iter_mut().zip(mask.data.iter_mut()).enumerate() {
+            let now = &frame.data[i * 4..i * 4 + 3];
+            let before = &self.previous_frame[i * 4..i * 4 + 3];
+            let change = now.iter().zip(before).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
+            let motion = (f32::from(change) / MOTION_FULL).min(1.0);
+            // Weight of the new mask: 1 - keep for a still pixel, 1 for a moving one.
+            let take = 1.0 - keep * (1.0 - motion);
+            *state += take * (f32::from(*out) - *state);
+            *out = state.round().clamp(0.0, 255.0) as u8;
+        }
+        self.previous_frame.copy_from_slice(frame.data);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(value: u8, n: usize) -> Vec<u8> {
+        (0..n).flat_map(|_| [value, value, value, 255]).collect()
+    }
+
+    fn mask(values: &[u8]) -> Mask {
+        Mask { width: values.len() as u32, height: 1, data: values.to_vec() }
+    }
+
+    #[test]
+    fn still_pixels_are_smoothed_moving_ones_follow_at_once() {
+        let mut t = TemporalFilter::default();
+        let still = frame(100, 2);
+        let mut m = mask(&[0, 0]);
+        t.apply(RgbaView::new(2, 1, &still), &mut m, 0.8);
+        assert_eq!(m.data, vec![0, 0]);
+
+        // Pixel 0 stays still, pixel 1 changes colour; the model now says "person" for both.
+        let mut moved = still.clone();
+        moved[4..7].copy_from_slice(&[200, 200, 200]);
+        let mut m = mask(&[255, 255]);
+        t.apply(RgbaView::new(2, 1, &moved), &mut m, 0.8);
+        assert_eq!(m.data[1], 255, "a moving pixel takes the new mask at once");
+        assert_eq!(m.data[0], 51, "a still pixel moves 20 % of the way");
+
+        // Keeping still, the mask converges to what the model says.
+        for _ in 0..40 {
+            let mut m = mask(&[255, 255]);
+            t.apply(RgbaView::new(2, 1, &moved), &mut m, 0.8);
+            if m.data[0] == 255 {
+                return;
+            }
+        }
+        panic!("a still pixel never converged");
+    }
+
+    #[test]
+    fn zero_smoothing_and_size_changes_pass_masks_through() {
+        let mut t = TemporalFilter::default();
+        let f = frame(10, 3);
+        let mut m = mask(&[1, 2, 3]);
+        t.apply(RgbaView::new(3, 1, &f), &mut m, 0.0);
+        let mut m = mask(&[200, 100, 50]);
+        t.apply(RgbaView::new(3, 1, &f), &mut m, 0.0);
+        assert_eq!(m.data, vec![200, 100, 50]);
+
+        t.apply(RgbaView::new(3, 1, &f), &mut mask(&[0, 0, 0]), 0.9);
+        let g = frame(10, 2);
+        let mut m = mask(&[90, 90]);
+        t.apply(RgbaView::new(2, 1, &g), &mut m, 0.9);
+        assert_eq!(m.data, vec![90, 90], "a new size starts afresh");
+    }
+
+    #[test]
+    fn flicker_on_a_still_picture_shrinks() {
+        // The model alternates 100 and 160 on a still picture: smoothing must damp the swing.
+        let mut t = TemporalFilter::default();
+        let f = frame(50, 1);
+        let mut outputs = Vec::new();
+        for i in 0..30 {
+            let mut m = mask(&[if i % 2 == 0 { 100 } else { 160 }]);
+            t.apply(RgbaView::new(1, 1, &f), &mut m, 0.7);
+            outputs.push(m.data[0] as i32);
+        }
+        let swing = outputs[20..].windows(2).map(|w| (w[0] - w[1]).abs()).max().unwrap();
+        assert!(swing <= 25, "swing {swing} of the raw 60");
+    }
+}
