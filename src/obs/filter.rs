@@ -114,15 +114,23 @@ impl Filter {
             ModelState::Failed(e) => fill(&text("Status.Error"), &[&e.message]),
             ModelState::Ready(label) => match self.images.error() {
                 Some(e) if settings.mode == BackgroundMode::Image => fill(&text("Status.Error"), &[&e.message]),
-                _ => fill(
-                    &text("Status.Ready"),
-                    &[
-                        label,
-                        &format!("{:.1}", status.ms_per_mask),
-                        &format!("{:.0}", status.masks_per_second),
-                        &self.pipeline.lock().as_ref().and_then(|p| p.mask_lag()).map_or("-".into(), |l| l.to_string()),
-                    ],
-                ),
+                _ => {
+                    let lag = self.pipeline.lock().as_ref().and_then(|p| p.lag());
+                    let lag_text = match lag {
+                        None => text("Status.NoMask"),
+                        Some(l) if l.synced => fill(&text("Status.Synced"), &[&l.frames.to_string()]),
+                        Some(l) => fill(&text("Status.Behind"), &[&l.frames.to_string()]),
+                    };
+                    fill(
+                        &text("Status.Ready"),
+                        &[
+                            label,
+                            &format!("{:.1}", status.ms_per_mask),
+                            &format!("{:.0}", status.masks_per_second),
+                            &lag_text,
+                        ],
+                    )
+                }
             },
         }
     }

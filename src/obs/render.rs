@@ -15,6 +15,8 @@ use std::path::Path;
 
 /// Frames in flight between the GPU and the CPU. A surface is read two frames after its copy started.
 const STAGE_RING: usize = 3;
+/// Captured frames kept for "Keep mask and video in sync": the longest video delay it can absorb.
+pub const FRAME_RING: usize = 8;
 
 /// The effect's parameters, looked up once.
 struct Params {
@@ -82,13 +84,27 @@ struct MaskTexture {
     uv_scale: [f32; 2],
 }
 
+/// How far mask and video are apart, for the status line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lag {
+    pub frames: u64,
+    pub synced: bool,
+}
+
 pub struct RenderPipeline {
     effect: Effect,
     params: Params,
-    /// The filter's input for the current frame, shared by every view.
-    input: TexRender,
-    /// The input at the model's size.
+    /// The filter's input, one per recent frame in sync mode (else only the first is used), shared by
+    /// every view.
+    frames: [TexRender; FRAME_RING],
+    frame_seqs: [Option<u64>; FRAME_RING],
+    /// Slot of the newest captured frame, and of the frame shown (older in sync mode).
+    newest: usize,
+    shown: usize,
+    /// The newest input at the model's size.
     analysis: TexRender,
+    /// The shown frame at the mask's size, when it is not the newest (sync mode): the edge guide.
+    guide: TexRender,
     stages: [Option<StageSurface>; STAGE_RING],
     staged_seq: [Option<u64>; STAGE_RING],
     next_seq: u64,
@@ -114,17 +130,21 @@ impl RenderPipeline {
         Ok(RenderPipeline {
             effect,
             params,
-            input: TexRender::new(Format::Rgba8),
+            frames: std::array::from_fn(|_| TexRender::new(Format::Rgba8)),
+            frame_seqs: [None; FRAME_RING],
+            newest: 0,
+            shown: 0,
             analysis: TexRender::new(Format::Rgba8),
+            guide: TexRender::new(Format::Rgba8),
             stages: Default::default(),
             staged_seq: [None; STAGE_RING],
             next_seq: 0,
             mask: None,
             padded_rows: Vec::new(),
-            // Half floats: the blurred background is divided by its weight, which 8 bits cannot carry.
             refine_a: TexRender::new(Format::Rgba8),
             refine_b: TexRender::new(Format::Rgba8),
             refine_fresh: false,
+            // Half floats: the blurred background is divided by its weight, which 8 bits cannot carry.
             blur_a: TexRender::new(Format::Rgba16F),
             blur_b: TexRender::new(Format::Rgba16F),
             blur_fresh: false,
@@ -134,9 +154,18 @@ impl RenderPipeline {
         })
     }
 
-    /// Sequence number of the newest frame sent for analysis and of the frame behind the shown mask.
-    pub fn mask_lag(&self) -> Option<u64> {
-        self.mask.as_ref().map(|m| self.next_seq.saturating_sub(1).saturating_sub(m.seq))
+    /// How many frames the shown mask trails the newest frame (`synced` false), or, in sync mode when the
+    /// mask's own frame is shown, how many frames the video is delayed (`synced` true).
+    pub fn lag(&self) -> Option<Lag> {
+        let mask = self.mask.as_ref()?;
+        let newest = self.next_seq.saturating_sub(1);
+        let shown = self.frame_seqs[self.shown].unwrap_or(newest);
+        Some(Lag { frames: newest.saturating_sub(mask.seq.min(newest)), synced: shown == mask.seq })
+    }
+
+    /// The captured frame the composite shows.
+    fn input(&self) -> TextureRef {
+        self.frames[self.shown].texture()
     }
 
     pub fn render(&mut self, source: FilterSource, settings: &Settings, worker: &Worker, images: &ImageLoader) {
@@ -151,14 +180,20 @@ impl RenderPipeline {
             self.size = (cx, cy);
             self.blur_fresh = false;
             self.refine_fresh = false;
-            if !self.input.render(cx, cy, || source.draw_input(cx, cy)) {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            // Without sync one slot is reused, so the ring costs memory only when asked for.
+            self.newest = if settings.sync_video { (seq % FRAME_RING as u64) as usize } else { 0 };
+            if !self.frames[self.newest].render(cx, cy, || source.draw_input(cx, cy)) {
                 source.skip();
                 return;
             }
+            self.frame_seqs[self.newest] = Some(seq);
             if let Some((w, h)) = worker.input_size() {
-                self.analyse(worker, w, h);
+                self.analyse(worker, w, h, seq);
             }
             self.upload_newest_mask(worker);
+            self.shown = self.frame_to_show(settings.sync_video);
             if let Some(loaded) = images.take_loaded() {
                 self.background =
                     loaded.result.ok().and_then(|img| Texture::rgba_static(img.width, img.height, &img.rgba));
@@ -167,8 +202,14 @@ impl RenderPipeline {
         self.composite(settings);
     }
 
-    fn analyse(&mut self, worker: &Worker, width: u32, height: u32) {
-        let input = self.input.texture();
+    /// The newest frame, or in sync mode the frame the newest mask was computed from while it is kept.
+    fn frame_to_show(&self, sync: bool) -> usize {
+        let wanted = self.mask.as_ref().map(|m| m.seq).filter(|_| sync);
+        wanted.and_then(|seq| self.frame_seqs.iter().position(|s| *s == Some(seq))).unwrap_or(self.newest)
+    }
+
+    fn analyse(&mut self, worker: &Worker, width: u32, height: u32, seq: u64) {
+        let input = self.frames[self.newest].texture();
         let (effect, p) = (&self.effect, &self.params);
         let drawn = self.analysis.render(width, height, || {
             p.image.set_texture(input);
@@ -178,8 +219,6 @@ impl RenderPipeline {
         if !drawn {
             return;
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
         let slot = (seq % STAGE_RING as u64) as usize;
 
         // The surface staged two frames ago: its copy has long finished, so mapping it does not stall.
@@ -235,7 +274,20 @@ impl RenderPipeline {
         }
         let plan = refine::plan(settings, self.size.0, self.size.1);
         let (w, h) = (plan.width, plan.height);
-        let (input, guide) = (self.input.texture(), self.analysis.texture());
+        let input = self.input();
+        let guide = if self.shown == self.newest {
+            self.analysis.texture()
+        } else {
+            // Sync mode shows an older frame: its own small copy guides the edges.
+            let (gw, gh) = mask.size;
+            let (effect, p) = (&self.effect, &self.params);
+            self.guide.render(gw, gh, || {
+                p.image.set_texture(input);
+                p.footprint.set_vec2([1.0 / gw as f32, 1.0 / gh as f32]);
+                effect.draw(c"Downscale", input, gw, gh);
+            });
+            self.guide.texture()
+        };
         let (effect, p) = (&self.effect, &self.params);
         self.refine_a.render(w, h, || {
             p.image.set_texture(input);
@@ -265,7 +317,7 @@ impl RenderPipeline {
         }
         let plan = blur::plan(settings.blur_strength, self.size.0, self.size.1);
         let (w, h) = (plan.width, plan.height);
-        let input = self.input.texture();
+        let input = self.input();
         let (effect, p) = (&self.effect, &self.params);
         self.blur_a.render(w, h, || {
             p.image.set_texture(input);
@@ -281,7 +333,7 @@ impl RenderPipeline {
 
     fn composite(&mut self, settings: &Settings) {
         let (cx, cy) = self.size;
-        let input = self.input.texture();
+        let input = self.input();
         let Some(mask) = self.mask.take() else {
             // No mask yet (the model is still loading): show the input as it is.
             let _linear = LinearWrites::begin();

@@ -42,6 +42,8 @@ enum Pass {
     Downscale,
     RefineMask,
     Grow,
+    /// The Gaussian of `Blur` on the 8-bit opacity (a pipeline is tied to its target format).
+    Feather,
     BlurDownsample,
     Blur,
     CompositeBlur,
@@ -51,10 +53,11 @@ enum Pass {
 }
 
 impl Pass {
-    const ALL: [Pass; 9] = [
+    const ALL: [Pass; 10] = [
         Pass::Downscale,
         Pass::RefineMask,
         Pass::Grow,
+        Pass::Feather,
         Pass::BlurDownsample,
         Pass::Blur,
         Pass::CompositeBlur,
@@ -68,6 +71,7 @@ impl Pass {
             Pass::Downscale => "fs_downscale",
             Pass::RefineMask => "fs_refine_mask",
             Pass::Grow => "fs_grow",
+            Pass::Feather => "fs_blur",
             Pass::BlurDownsample => "fs_blur_downsample",
             Pass::Blur => "fs_blur",
             Pass::CompositeBlur => "fs_composite_blur",
@@ -399,8 +403,8 @@ impl Compositor {
         }
         if plan.feather_sigma > 0.0 {
             let feather = |step| Params { texel_step: step, target_size: size, sigma: plan.feather_sigma, ..base };
-            self.pass(encoder, Pass::Blur, Slot::FeatherHorizontal, feather(steps[0]), b, Inputs::image(a));
-            self.pass(encoder, Pass::Blur, Slot::FeatherVertical, feather(steps[1]), a, Inputs::image(b));
+            self.pass(encoder, Pass::Feather, Slot::FeatherHorizontal, feather(steps[0]), b, Inputs::image(a));
+            self.pass(encoder, Pass::Feather, Slot::FeatherVertical, feather(steps[1]), a, Inputs::image(b));
         }
     }
 
