@@ -4,12 +4,14 @@
 //! Needs the ONNX Runtime library (`ORT_DYLIB_PATH`, or the copy scripts/setup caches) and the eval data
 //! (`VBG_EVAL_DIR`, default ../shared/eval beside the repo).
 
+use obs_virtual_background::eval::dataset::{self, EvalSet};
+use obs_virtual_background::eval::metrics;
 use obs_virtual_background::mask::person_alpha;
 use obs_virtual_background::model::SELFIE_GENERAL;
 use obs_virtual_background::preprocess::RgbaView;
 use obs_virtual_background::runtime;
 use obs_virtual_background::segmenter::{ModelSource, Segmenter};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -32,50 +34,27 @@ fn general_model() -> Segmenter {
     let library = runtime_library();
     assert!(library.is_file(), "ONNX Runtime not found at {} (run scripts/setup)", library.display());
     let env = runtime::environment(&library).expect("ONNX Runtime loads");
-    let source = ModelSource {
-        path: repo().join("models").join(SELFIE_GENERAL.file),
-        label: SELFIE_GENERAL.label.into(),
-        normalization: SELFIE_GENERAL.normalization,
-    };
+    let source = ModelSource::catalog(&SELFIE_GENERAL, repo().join("models").join(SELFIE_GENERAL.file));
     Segmenter::load(&env, &source, 2).expect("the shipped model loads")
-}
-
-/// Rows of `index.csv` as (id, column -> value), skipping those flagged `recommended_exclude`.
-fn index(set: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(set.join("index.csv")).expect("index.csv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let exclude = header.iter().position(|h| *h == "recommended_exclude");
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|cols| exclude.is_none_or(|i| cols.get(i) != Some(&"1")))
-        .map(|cols| cols[0].to_string())
-        .collect()
 }
 
 fn mean_iou(set_name: &str) -> (f64, usize) {
     let set = eval_dir().join(set_name);
     assert!(set.is_dir(), "eval set {} not found (set VBG_EVAL_DIR)", set.display());
+    let EvalSet::Images(samples) = dataset::open(&set).expect("eval set opens") else {
+        panic!("{set_name} is not an image set");
+    };
     let mut model = general_model();
     let mut ious = Vec::new();
-    for id in index(&set) {
-        let picture = image::open(set.join("images").join(format!("{id}.jpg"))).unwrap().into_rgba8();
-        let truth = image::open(set.join("masks").join(format!("{id}.png"))).unwrap().into_luma8();
-        let (w, h) = picture.dimensions();
-        assert_eq!(truth.dimensions(), (w, h), "{id}: mask size differs from the photo");
-        let mask = model.segment(RgbaView::new(w, h, picture.as_raw())).unwrap();
-        let probability = mask.upsample(w, h);
-        let (mut inter, mut union) = (0u64, 0u64);
-        for (p, t) in probability.iter().zip(truth.as_raw()) {
-            let (p, t) = (person_alpha(*p, 0.5, 0.0) >= 0.5, *t >= 128);
-            inter += u64::from(p && t);
-            union += u64::from(p || t);
-        }
-        ious.push(if union == 0 { 1.0 } else { inter as f64 / union as f64 });
+    for s in &samples {
+        let (w, h, picture) = dataset::load_rgba(&s.image).unwrap();
+        let (tw, th, truth) = dataset::load_gray(s.mask.as_ref().expect("ground truth")).unwrap();
+        assert_eq!((tw, th), (w, h), "{}: mask size differs from the photo", s.id);
+        let mask = model.segment(RgbaView::new(w, h, &picture)).unwrap();
+        let predicted: Vec<bool> = mask.upsample(w, h).iter().map(|&p| person_alpha(p, 0.5, 0.0) >= 0.5).collect();
+        ious.push(metrics::iou(&predicted, &metrics::binarize(&truth), None));
     }
-    let n = ious.len();
-    (ious.iter().sum::<f64>() / n as f64, n)
+    (metrics::mean(&ious), ious.len())
 }
 
 #[test]
