@@ -108,39 +108,10 @@ pub struct Encoder {
 pub fn codec_args(out: &Path, alpha: bool) -> Result<Vec<&'static str>, Error> {
     let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     Ok(match (ext.as_str(), alpha) {
-        ("webm", true) => vec![
-            "-c:v",
-            "libvpx-vp9",
-            "-pix_fmt",
-            "yuva420p",
-            "-b:v",
-            "0",
-            "-crf",
-            "30",
-            "-row-mt",
-            "1",
-            "-cpu-used",
-            "4",
-            "-c:a",
-            "libopus",
-        ],
-        ("webm", false) => {
-            vec![
-                "-c:v",
-                "libvpx-vp9",
-                "-pix_fmt",
-                "yuv420p",
-                "-b:v",
-                "0",
-                "-crf",
-                "30",
-                "-row-mt",
-                "1",
-                "-cpu-used",
-                "4",
-                "-c:a",
-                "libopus",
-            ]
+        ("webm", _) => {
+            let pixels = if alpha { "yuva420p" } else { "yuv420p" };
+            let quality = ["-b:v", "0", "-crf", "30", "-row-mt", "1", "-cpu-used", "4"];
+            [&["-c:v", "libvpx-vp9", "-pix_fmt", pixels][..], &quality, &["-c:a", "libopus"]].concat()
         }
         ("mov", true) => {
             vec!["-c:v", "prores_ks", "-profile:v", "4444", "-pix_fmt", "yuva444p10le", "-c:a", "pcm_s16le"]
@@ -197,5 +168,22 @@ impl Encoder {
         } else {
             Err(Error::image(format!("ffmpeg failed to encode the video ({status})")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codecs_follow_the_extension_and_alpha() {
+        let webm = codec_args(Path::new("a.webm"), true).unwrap();
+        assert!(webm.windows(2).any(|w| w == ["-pix_fmt", "yuva420p"]));
+        let opaque = codec_args(Path::new("a.WEBM"), false).unwrap();
+        assert!(opaque.windows(2).any(|w| w == ["-pix_fmt", "yuv420p"]));
+        assert!(codec_args(Path::new("a.mov"), true).unwrap().contains(&"prores_ks"));
+        assert!(codec_args(Path::new("a.mp4"), false).unwrap().contains(&"libx264"));
+        assert!(codec_args(Path::new("a.mp4"), true).unwrap_err().message.contains(".webm"));
+        assert!(codec_args(Path::new("a.gif"), false).is_err());
     }
 }
