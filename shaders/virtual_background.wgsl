@@ -4,6 +4,8 @@
 //   fs_refine_mask       the person's opacity at (half) output size: the low-resolution mask upsampled with a
 //                        joint bilateral filter guided by the full-resolution frame, then threshold and softness
 //   fs_grow              one direction of a separable max (grow) or min (shrink) on that opacity
+//   fs_stabilize         that opacity blended with the previous frame's where the picture did not change
+//   fs_copy              the frame at the opacity's size, kept to tell still pixels from moving ones next frame
 //   fs_blur_downsample   the frame shrunk for blurring, weighted by how surely each pixel is background
 //   fs_blur              one direction of a separable Gaussian (the background blur, and feathering)
 //   fs_composite_*       the person over the blurred frame, a picture, a colour, or transparency
@@ -24,7 +26,8 @@ struct Params {
     edge_refine: f32,          // 1: joint bilateral upsampling, 0: plain bilinear
     grow: f32,                 // fs_grow: radius in taps, > 0 grows the person, < 0 shrinks it
     light_wrap: f32,           // share of background light spilled onto the person's edge
-    _pad1: vec2<f32>,
+    temporal: f32,             // fs_stabilize: how much a still pixel keeps of its previous opacity
+    _pad1: f32,
 };
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -34,6 +37,8 @@ struct Params {
 @group(0) @binding(4) var linear_clamp: sampler;
 @group(0) @binding(5) var guide: texture_2d<f32>;   // the frame at the mask's resolution (what the model saw)
 @group(0) @binding(6) var alpha: texture_2d<f32>;   // the refined person opacity (R)
+@group(0) @binding(7) var previous: texture_2d<f32>;        // fs_stabilize: previous frame at the opacity's size
+@group(0) @binding(8) var previous_alpha: texture_2d<f32>;  // fs_stabilize: previous stabilized opacity
 
 // One triangle that covers the whole target.
 @vertex
@@ -143,6 +148,23 @@ fn fs_grow(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
         }
     }
     return vec4<f32>(a, a, a, a);
+}
+
+// Motion-adaptive temporal smoothing at output resolution: a pixel whose colour changed by 20/255 or more
+// takes the new opacity at once, a still one keeps `temporal` of the previous.
+@fragment
+fn fs_stabilize(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    let uv = uv_at(pos);
+    let a = refined_alpha(uv);
+    let d = abs(sample(image, uv).rgb - sample(previous, uv).rgb);
+    let motion = clamp(max(d.r, max(d.g, d.b)) * (255.0 / 20.0), 0.0, 1.0);
+    let s = mix(a, sample(previous_alpha, uv).r, p.temporal * (1.0 - motion));
+    return vec4<f32>(s, s, s, s);
+}
+
+@fragment
+fn fs_copy(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    return sample(image, uv_at(pos));
 }
 
 @fragment

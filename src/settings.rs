@@ -100,7 +100,7 @@ pub const THRESHOLD: Range<f64> = Range { min: 0.0, max: 1.0, step: 0.01, defaul
 pub const SOFTNESS: Range<f64> = Range { min: 0.0, max: 0.5, step: 0.01, default: 0.1 };
 pub const THREADS: Range<i64> = Range { min: 1, max: 8, step: 1, default: 1 };
 /// 0 = each mask as it comes; towards 1 = still pixels keep more of the previous mask.
-pub const TEMPORAL_SMOOTHING: Range<f64> = Range { min: 0.0, max: 0.95, step: 0.05, default: 0.8 };
+pub const TEMPORAL_SMOOTHING: Range<f64> = Range { min: 0.0, max: 0.95, step: 0.05, default: 0.9 };
 /// Pixels (at the output size) to grow (+) or shrink (-) the person.
 pub const GROW: Range<i64> = Range { min: -20, max: 20, step: 1, default: 0 };
 /// Width in pixels (at the output size) of the blur on the person's outline.

@@ -38,6 +38,9 @@ struct Params {
     edge_refine: Param,
     grow: Param,
     light_wrap: Param,
+    previous: Param,
+    previous_alpha: Param,
+    temporal: Param,
 }
 
 impl Params {
@@ -70,6 +73,9 @@ impl Params {
             edge_refine: e.param(c"edge_refine"),
             grow: e.param(c"grow"),
             light_wrap: e.param(c"light_wrap"),
+            previous: e.param(c"previous"),
+            previous_alpha: e.param(c"previous_alpha"),
+            temporal: e.param(c"temporal"),
         }
     }
 }
@@ -114,6 +120,12 @@ pub struct RenderPipeline {
     refine_a: TexRender,
     refine_b: TexRender,
     refine_fresh: bool,
+    /// Temporal state at the opacity's size, ping-ponged: the stabilized opacity (half floats, so slow
+    /// blends do not stall on 8-bit rounding) and the frame it went with.
+    stable: [TexRender; 2],
+    stable_frames: [TexRender; 2],
+    stable_current: usize,
+    stable_size: Option<(u32, u32)>,
     blur_a: TexRender,
     blur_b: TexRender,
     blur_fresh: bool,
@@ -144,6 +156,10 @@ impl RenderPipeline {
             refine_a: TexRender::new(Format::Rgba8),
             refine_b: TexRender::new(Format::Rgba8),
             refine_fresh: false,
+            stable: [TexRender::new(Format::Rgba16F), TexRender::new(Format::Rgba16F)],
+            stable_frames: [TexRender::new(Format::Rgba8), TexRender::new(Format::Rgba8)],
+            stable_current: 0,
+            stable_size: None,
             // Half floats: the blurred background is divided by its weight, which 8 bits cannot carry.
             blur_a: TexRender::new(Format::Rgba16F),
             blur_b: TexRender::new(Format::Rgba16F),
@@ -270,7 +286,7 @@ impl RenderPipeline {
     /// bilateral), shaped by threshold and softness, then grown or shrunk and feathered.
     fn refined_alpha(&mut self, settings: &Settings, mask: &MaskTexture) -> TextureRef {
         if self.refine_fresh {
-            return self.refine_a.texture();
+            return self.stable[self.stable_current].texture();
         }
         let plan = refine::plan(settings, self.size.0, self.size.1);
         let (w, h) = (plan.width, plan.height);
@@ -306,7 +322,32 @@ impl RenderPipeline {
             gaussian_pass(effect, p, self.refine_b.texture(), &mut self.refine_a, (w, h), steps[1], plan.feather_sigma);
         }
         self.refine_fresh = true;
-        self.refine_a.texture()
+        self.stabilize(settings.temporal_smoothing, input, (w, h))
+    }
+
+    /// Blends this frame's opacity with the previous one where the picture is still.
+    fn stabilize(&mut self, smoothing: f32, input: TextureRef, (w, h): (u32, u32)) -> TextureRef {
+        // The previous state counts only at the same size; the first frame after a change starts afresh.
+        let keep = if self.stable_size == Some((w, h)) { smoothing } else { 0.0 };
+        let (previous, current) = (self.stable_current, self.stable_current ^ 1);
+        let (previous_alpha, previous_frame) =
+            (self.stable[previous].texture(), self.stable_frames[previous].texture());
+        let (effect, p, refined) = (&self.effect, &self.params, self.refine_a.texture());
+        self.stable[current].render(w, h, || {
+            p.alpha.set_texture(refined);
+            p.image.set_texture(input);
+            p.previous.set_texture(previous_frame);
+            p.previous_alpha.set_texture(previous_alpha);
+            p.temporal.set_float(keep);
+            effect.draw(c"Stabilize", refined, w, h);
+        });
+        self.stable_frames[current].render(w, h, || {
+            p.image.set_texture(input);
+            effect.draw(c"Copy", input, w, h);
+        });
+        self.stable_current = current;
+        self.stable_size = Some((w, h));
+        self.stable[current].texture()
     }
 
     /// Blurs the background at reduced resolution; only background pixels are averaged (weighted by how sure

@@ -34,7 +34,8 @@ struct Params {
     edge_refine: f32,
     grow: f32,
     light_wrap: f32,
-    _pad1: [f32; 2],
+    temporal: f32,
+    _pad1: f32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,6 +45,8 @@ enum Pass {
     Grow,
     /// The Gaussian of `Blur` on the 8-bit opacity (a pipeline is tied to its target format).
     Feather,
+    Stabilize,
+    Copy,
     BlurDownsample,
     Blur,
     CompositeBlur,
@@ -53,11 +56,13 @@ enum Pass {
 }
 
 impl Pass {
-    const ALL: [Pass; 10] = [
+    const ALL: [Pass; 12] = [
         Pass::Downscale,
         Pass::RefineMask,
         Pass::Grow,
         Pass::Feather,
+        Pass::Stabilize,
+        Pass::Copy,
         Pass::BlurDownsample,
         Pass::Blur,
         Pass::CompositeBlur,
@@ -72,6 +77,8 @@ impl Pass {
             Pass::RefineMask => "fs_refine_mask",
             Pass::Grow => "fs_grow",
             Pass::Feather => "fs_blur",
+            Pass::Stabilize => "fs_stabilize",
+            Pass::Copy => "fs_copy",
             Pass::BlurDownsample => "fs_blur_downsample",
             Pass::Blur => "fs_blur",
             Pass::CompositeBlur => "fs_composite_blur",
@@ -84,7 +91,8 @@ impl Pass {
     /// Blur intermediates are half floats, as in the plugin; everything else 8-bit RGBA.
     fn format(self) -> wgpu::TextureFormat {
         match self {
-            Pass::BlurDownsample | Pass::Blur => wgpu::TextureFormat::Rgba16Float,
+            // Half floats: the stabilized opacity blends slowly, which 8 bits would stall.
+            Pass::BlurDownsample | Pass::Blur | Pass::Stabilize => wgpu::TextureFormat::Rgba16Float,
             _ => wgpu::TextureFormat::Rgba8Unorm,
         }
     }
@@ -99,6 +107,8 @@ enum Slot {
     GrowVertical,
     FeatherHorizontal,
     FeatherVertical,
+    Stabilize,
+    Copy,
     BlurDownsample,
     BlurHorizontal,
     BlurVertical,
@@ -114,6 +124,8 @@ struct Inputs<'a> {
     background: Option<&'a wgpu::TextureView>,
     guide: Option<&'a wgpu::TextureView>,
     alpha: Option<&'a wgpu::TextureView>,
+    previous: Option<&'a wgpu::TextureView>,
+    previous_alpha: Option<&'a wgpu::TextureView>,
 }
 
 impl<'a> Inputs<'a> {
@@ -148,6 +160,11 @@ pub struct Compositor {
     analysis: Option<Target>,
     refine_a: Option<Target>,
     refine_b: Option<Target>,
+    /// Temporal state at the opacity's size, ping-ponged (see `stabilize`).
+    stable: [Option<Target>; 2],
+    stable_frames: [Option<Target>; 2],
+    stable_current: usize,
+    stable_size: Option<(u32, u32)>,
     blur_a: Option<Target>,
     blur_b: Option<Target>,
     output: Option<Target>,
@@ -190,6 +207,8 @@ impl Compositor {
                 texture_entry(3),
                 texture_entry(5),
                 texture_entry(6),
+                texture_entry(7),
+                texture_entry(8),
                 wgpu::BindGroupLayoutEntry {
                     binding: 4,
                     visibility: wgpu::ShaderStages::FRAGMENT,
@@ -266,6 +285,10 @@ impl Compositor {
             analysis: None,
             refine_a: None,
             refine_b: None,
+            stable: [None, None],
+            stable_frames: [None, None],
+            stable_current: 0,
+            stable_size: None,
             blur_a: None,
             blur_b: None,
             output: None,
@@ -290,6 +313,16 @@ impl Compositor {
             write_texture(&self.gpu.queue, &t, &img.rgba, 4);
             t
         });
+    }
+
+    /// Starts a new video: the next frame's opacity does not blend with earlier ones.
+    pub fn reset_temporal(&mut self) {
+        self.stable_size = None;
+    }
+
+    /// The stabilized opacity of the last composite.
+    fn opacity(&self) -> &wgpu::TextureView {
+        &self.stable[self.stable_current].as_ref().expect("refine runs first").view
     }
 
     /// Uploads the frame that the next `analysis_input` and `composite` calls work on.
@@ -369,7 +402,7 @@ impl Compositor {
             image: Some(&self.frame.as_ref().unwrap().view),
             mask: Some(&self.mask.as_ref().unwrap().view),
             background,
-            alpha: Some(&self.refine_a.as_ref().unwrap().view),
+            alpha: Some(self.opacity()),
             ..Default::default()
         };
         let output = self.output.as_ref().unwrap();
@@ -406,6 +439,34 @@ impl Compositor {
             self.pass(encoder, Pass::Feather, Slot::FeatherHorizontal, feather(steps[0]), b, Inputs::image(a));
             self.pass(encoder, Pass::Feather, Slot::FeatherVertical, feather(steps[1]), a, Inputs::image(b));
         }
+        self.stabilize(encoder, base, settings.temporal_smoothing, (rw, rh));
+    }
+
+    /// Blends the refined opacity with the previous frame's where the picture is still (the effect file's
+    /// Stabilize), and keeps this frame at that size for the next comparison.
+    fn stabilize(&mut self, encoder: &mut wgpu::CommandEncoder, base: Params, smoothing: f32, (w, h): (u32, u32)) {
+        let keep = if self.stable_size == Some((w, h)) { smoothing } else { 0.0 };
+        let (previous, current) = (self.stable_current, self.stable_current ^ 1);
+        let device = &self.gpu.device;
+        let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING;
+        for i in 0..2 {
+            ensure(device, &mut self.stable[i], w, h, wgpu::TextureFormat::Rgba16Float, usage);
+            ensure(device, &mut self.stable_frames[i], w, h, wgpu::TextureFormat::Rgba8Unorm, usage);
+        }
+        let frame = &self.frame.as_ref().unwrap().view;
+        let params = Params { target_size: [w as f32, h as f32], temporal: keep, ..base };
+        let inputs = Inputs {
+            image: Some(frame),
+            alpha: Some(&self.refine_a.as_ref().unwrap().view),
+            previous: Some(&self.stable_frames[previous].as_ref().unwrap().view),
+            previous_alpha: Some(&self.stable[previous].as_ref().unwrap().view),
+            ..Default::default()
+        };
+        let (stable, copy) = (self.stable[current].as_ref().unwrap(), self.stable_frames[current].as_ref().unwrap());
+        self.pass(encoder, Pass::Stabilize, Slot::Stabilize, params, stable, inputs);
+        self.pass(encoder, Pass::Copy, Slot::Copy, params, copy, Inputs { image: Some(frame), ..Default::default() });
+        self.stable_current = current;
+        self.stable_size = Some((w, h));
     }
 
     /// Background-weighted downsample, then a horizontal and a vertical Gaussian pass; result in `blur_a`.
@@ -421,7 +482,7 @@ impl Compositor {
         let down = Params { footprint: [1.0 / size[0], 1.0 / size[1]], target_size: size, ..base };
         let weighted = Inputs {
             image: Some(&self.frame.as_ref().unwrap().view),
-            alpha: Some(&self.refine_a.as_ref().unwrap().view),
+            alpha: Some(self.opacity()),
             ..Default::default()
         };
         self.pass(encoder, Pass::BlurDownsample, Slot::BlurDownsample, down, a, weighted);
@@ -445,6 +506,7 @@ impl Compositor {
         let view = |v: Option<&wgpu::TextureView>| v.unwrap_or(placeholder).clone();
         let (image, mask, background) = (view(inputs.image), view(inputs.mask), view(inputs.background));
         let (guide, alpha) = (view(inputs.guide), view(inputs.alpha));
+        let (previous, previous_alpha) = (view(inputs.previous), view(inputs.previous_alpha));
         let bind_group = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(pass.entry_point()),
             layout: &self.layout,
@@ -456,6 +518,8 @@ impl Compositor {
                 wgpu::BindGroupEntry { binding: 4, resource: wgpu::BindingResource::Sampler(&self.sampler) },
                 wgpu::BindGroupEntry { binding: 5, resource: wgpu::BindingResource::TextureView(&guide) },
                 wgpu::BindGroupEntry { binding: 6, resource: wgpu::BindingResource::TextureView(&alpha) },
+                wgpu::BindGroupEntry { binding: 7, resource: wgpu::BindingResource::TextureView(&previous) },
+                wgpu::BindGroupEntry { binding: 8, resource: wgpu::BindingResource::TextureView(&previous_alpha) },
             ],
         });
         let mut rp = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {

@@ -31,6 +31,7 @@ impl Pipeline {
     /// Starts a new video: the next mask does not blend with the previous ones.
     pub fn reset_temporal(&mut self) {
         self.temporal.reset();
+        self.compositor.reset_temporal();
     }
 
     /// Uploads `frame` and segments it (the model sees the GPU-shrunk frame, as in OBS).
