@@ -56,10 +56,6 @@ impl<T> LatestSlot<T> {
         self.ready.notify_all();
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.state.lock().closed
-    }
-
     /// Waits up to `timeout` for a value, a wake-up or closing. Closing wins over a pending value.
     pub fn wait(&self, timeout: Duration) -> Taken<T> {
         let mut s = self.state.lock();

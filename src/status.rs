@@ -15,13 +15,6 @@ pub enum ModelState {
     Failed(Error),
 }
 
-impl ModelState {
-    /// Same kind of state, ignoring the details: used to log and refresh the UI only on real transitions.
-    pub fn same_kind(&self, other: &ModelState) -> bool {
-        std::mem::discriminant(self) == std::mem::discriminant(other)
-    }
-}
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorkerStatus {
     pub state: ModelState,
@@ -86,11 +79,5 @@ mod tests {
         assert!((m.ms_per_mask - 4.0).abs() < 0.01);
         m.roll(t0 + Duration::from_millis(2500));
         assert_eq!(m.masks_per_second, 0.0);
-    }
-
-    #[test]
-    fn kinds_ignore_details() {
-        assert!(ModelState::Ready("a".into()).same_kind(&ModelState::Ready("b".into())));
-        assert!(!ModelState::Ready("a".into()).same_kind(&ModelState::Loading("a".into())));
     }
 }

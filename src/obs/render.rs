@@ -11,6 +11,7 @@ use crate::image_loader::ImageLoader;
 use crate::refine;
 use crate::settings::{BackgroundMode, Settings};
 use crate::worker::{Frame, Worker};
+use std::ffi::CStr;
 use std::path::Path;
 
 /// Frames in flight between the GPU and the CPU. A surface is read two frames after its copy started.
@@ -314,12 +315,12 @@ impl RenderPipeline {
         });
         let steps = [[1.0 / w as f32, 0.0], [0.0, 1.0 / h as f32]];
         if plan.grow_taps != 0.0 {
-            grow_pass(effect, p, self.refine_a.texture(), &mut self.refine_b, (w, h), steps[0], plan.grow_taps);
-            grow_pass(effect, p, self.refine_b.texture(), &mut self.refine_a, (w, h), steps[1], plan.grow_taps);
+            grow_pass(p, effect, self.refine_a.texture(), &mut self.refine_b, (w, h), steps[0], plan.grow_taps);
+            grow_pass(p, effect, self.refine_b.texture(), &mut self.refine_a, (w, h), steps[1], plan.grow_taps);
         }
         if plan.feather_sigma > 0.0 {
-            gaussian_pass(effect, p, self.refine_a.texture(), &mut self.refine_b, (w, h), steps[0], plan.feather_sigma);
-            gaussian_pass(effect, p, self.refine_b.texture(), &mut self.refine_a, (w, h), steps[1], plan.feather_sigma);
+            gaussian_pass(p, effect, self.refine_a.texture(), &mut self.refine_b, (w, h), steps[0], plan.feather_sigma);
+            gaussian_pass(p, effect, self.refine_b.texture(), &mut self.refine_a, (w, h), steps[1], plan.feather_sigma);
         }
         self.refine_fresh = true;
         self.stabilize(settings.temporal_smoothing, input, (w, h))
@@ -366,8 +367,8 @@ impl RenderPipeline {
             p.footprint.set_vec2([1.0 / w as f32, 1.0 / h as f32]);
             effect.draw(c"BlurDownsample", input, w, h);
         });
-        gaussian_pass(effect, p, self.blur_a.texture(), &mut self.blur_b, (w, h), [1.0 / w as f32, 0.0], plan.sigma);
-        gaussian_pass(effect, p, self.blur_b.texture(), &mut self.blur_a, (w, h), [0.0, 1.0 / h as f32], plan.sigma);
+        gaussian_pass(p, effect, self.blur_a.texture(), &mut self.blur_b, (w, h), [1.0 / w as f32, 0.0], plan.sigma);
+        gaussian_pass(p, effect, self.blur_b.texture(), &mut self.blur_a, (w, h), [0.0, 1.0 / h as f32], plan.sigma);
         self.blur_fresh = true;
         self.blur_a.texture()
     }
@@ -420,38 +421,52 @@ impl RenderPipeline {
     }
 }
 
-/// One direction of the separable Gaussian blur, from `src` into `target`.
-fn gaussian_pass(
+/// One direction of a separable filter (the effect's `technique`) from `src` into `target`; `set` sets the
+/// technique's own parameters.
+fn directional_pass(
     effect: &Effect,
-    p: &Params,
+    technique: &CStr,
     src: TextureRef,
     target: &mut TexRender,
     (w, h): (u32, u32),
+    set: impl FnOnce(),
+) {
+    target.render(w, h, || {
+        set();
+        effect.draw(technique, src, w, h);
+    });
+}
+
+/// One direction of the separable Gaussian (background blur, feathering).
+fn gaussian_pass(
+    p: &Params,
+    effect: &Effect,
+    src: TextureRef,
+    target: &mut TexRender,
+    size: (u32, u32),
     step: [f32; 2],
     sigma: f32,
 ) {
-    target.render(w, h, || {
+    directional_pass(effect, c"Blur", src, target, size, || {
         p.image.set_texture(src);
         p.texel_step.set_vec2(step);
         p.sigma.set_float(sigma);
-        effect.draw(c"Blur", src, w, h);
     });
 }
 
 /// One direction of the separable max (grow > 0) or min (grow < 0) on the person's opacity.
 fn grow_pass(
-    effect: &Effect,
     p: &Params,
+    effect: &Effect,
     src: TextureRef,
     target: &mut TexRender,
-    (w, h): (u32, u32),
+    size: (u32, u32),
     step: [f32; 2],
     grow: f32,
 ) {
-    target.render(w, h, || {
+    directional_pass(effect, c"Grow", src, target, size, || {
         p.alpha.set_texture(src);
         p.texel_step.set_vec2(step);
         p.grow.set_float(grow);
-        effect.draw(c"Grow", src, w, h);
     });
 }

@@ -383,3 +383,27 @@ def pick_absent_colour(img: np.ndarray, tol: int) -> tuple[int, int, int]:
 
 def is_colour(img: np.ndarray, rgb: tuple[int, int, int], tol: int) -> np.ndarray:
     return np.abs(img[..., :3].astype(np.int16) - np.array(rgb, np.int16)).max(axis=-1) <= tol
+
+
+def save_first_channel_model(path: Path, size: int, nodes: list[tuple[str, list[str], list[str]]],
+                             consts: dict[str, np.ndarray], name: str) -> None:
+    """Save a tiny ONNX model shaped as the plugin takes custom models: `input_1` [1,size,size,3] (NHWC,
+    RGB 0..1) -> `segment` [1,size,size,1]. The graph starts from `first_channel` (input_1[..., 0:1]);
+    `nodes` are (op, inputs, outputs) and must end in `segment`; `consts` are their constant inputs."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    consts = {"starts": np.array([0], np.int64), "ends": np.array([1], np.int64),
+              "axes": np.array([3], np.int64), **consts}
+    graph = helper.make_graph(
+        [helper.make_node("Slice", ["input_1", "starts", "ends", "axes"], ["first_channel"]),
+         *(helper.make_node(op, inputs, outputs) for op, inputs, outputs in nodes)],
+        name,
+        [helper.make_tensor_value_info("input_1", TensorProto.FLOAT, [1, size, size, 3])],
+        [helper.make_tensor_value_info("segment", TensorProto.FLOAT, [1, size, size, 1])],
+        [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                              producer_name=f"obs-virtual-background {name}")
+    model.ir_version = 7  # opset 13's IR version: any ONNX Runtime reads it
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))

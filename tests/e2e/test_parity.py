@@ -94,30 +94,12 @@ def person_mask(size: tuple[int, int]) -> np.ndarray:
 
 def fixed_mask_model(mask: np.ndarray, path: Path) -> None:
     """ONNX graph: input_1 [1,256,256,3] (NHWC, RGB 0..1) -> mask + 0 * input[..., 0:1], [1,256,256,1]."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
     n = MODEL_SIZE
-    consts = {
-        "mask": mask.reshape(1, n, n, 1).astype(np.float32),
-        "starts": np.array([0], np.int64),
-        "ends": np.array([1], np.int64),
-        "axes": np.array([3], np.int64),
-        "zero": np.array(0.0, np.float32),
-    }
-    graph = helper.make_graph(
-        [helper.make_node("Slice", ["input_1", "starts", "ends", "axes"], ["first_channel"]),
-         helper.make_node("Mul", ["first_channel", "zero"], ["nothing"]),
-         helper.make_node("Add", ["mask", "nothing"], ["segment"])],
-        "fixed_person_mask",
-        [helper.make_tensor_value_info("input_1", TensorProto.FLOAT, [1, n, n, 3])],
-        [helper.make_tensor_value_info("segment", TensorProto.FLOAT, [1, n, n, 1])],
-        [numpy_helper.from_array(v, k) for k, v in consts.items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                              producer_name="obs-virtual-background parity test")
-    model.ir_version = 7  # opset 13's IR version: any ONNX Runtime reads it
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
+    h.save_first_channel_model(
+        path, n,
+        [("Mul", ["first_channel", "zero"], ["nothing"]), ("Add", ["mask", "nothing"], ["segment"])],
+        {"mask": mask.reshape(1, n, n, 1).astype(np.float32), "zero": np.array(0.0, np.float32)},
+        "fixed_person_mask")
 
 
 def background_picture(path: Path) -> None:

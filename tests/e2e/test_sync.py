@@ -65,31 +65,12 @@ def make_video(path: Path) -> None:
 
 def figure_model(path: Path) -> None:
     """ONNX graph: input_1 [1,256,256,3] (NHWC, RGB 0..1) -> Sigmoid(SHARPNESS * (R - 0.5)), [1,256,256,1]."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    n = MODEL_SIZE
-    consts = {
-        "starts": np.array([0], np.int64),
-        "ends": np.array([1], np.int64),
-        "axes": np.array([3], np.int64),
-        "half": np.array(0.5, np.float32),
-        "gain": np.array(SHARPNESS, np.float32),
-    }
-    graph = helper.make_graph(
-        [helper.make_node("Slice", ["input_1", "starts", "ends", "axes"], ["red"]),
-         helper.make_node("Sub", ["red", "half"], ["centred"]),
-         helper.make_node("Mul", ["centred", "gain"], ["logit"]),
-         helper.make_node("Sigmoid", ["logit"], ["segment"])],
-        "bright_figure",
-        [helper.make_tensor_value_info("input_1", TensorProto.FLOAT, [1, n, n, 3])],
-        [helper.make_tensor_value_info("segment", TensorProto.FLOAT, [1, n, n, 1])],
-        [numpy_helper.from_array(v, k) for k, v in consts.items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                              producer_name="obs-virtual-background sync test")
-    model.ir_version = 7  # opset 13's IR version: any ONNX Runtime reads it
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
+    h.save_first_channel_model(
+        path, MODEL_SIZE,
+        [("Sub", ["first_channel", "half"], ["centred"]), ("Mul", ["centred", "gain"], ["logit"]),
+         ("Sigmoid", ["logit"], ["segment"])],
+        {"half": np.array(0.5, np.float32), "gain": np.array(SHARPNESS, np.float32)},
+        "bright_figure")
 
 
 # ---- measuring -----------------------------------------------------------------------------------------
