@@ -1,8 +1,10 @@
 // Virtual Background for `vbg` (wgpu): the twin of virtual_background.effect, pass for pass and formula for
 // formula, so offline renders, evaluations and benchmarks show what OBS shows. Change both together.
 //   fs_downscale         the frame to the model's input size (area average, no aliasing)
-//   fs_refine_mask       the person's opacity at (half) output size: the low-resolution mask upsampled with a
-//                        joint bilateral filter guided by the full-resolution frame, then threshold and softness
+//   fs_guided_fit        per mask texel, the guided filter's local fit probability = a . colour + b, at the mask's size
+//   fs_guided_mean       those fits averaged over the same window
+//   fs_refine_mask       the person's opacity at (half) output size: the averaged fits applied to the
+//                        full-resolution frame's colours (fast guided filter), then threshold and softness
 //   fs_grow              one direction of a separable max (grow) or min (shrink) on that opacity
 //   fs_stabilize         that opacity blended with the previous frame's where the picture did not change
 //   fs_copy              the frame at the opacity's size, kept to tell still pixels from moving ones next frame
@@ -23,7 +25,7 @@ struct Params {
     threshold: f32,            // probability at the middle of the person's edge
     softness: f32,             // width of the edge ramp, in probability
     sigma: f32,                // Gaussian sigma, in taps
-    edge_refine: f32,          // 1: joint bilateral upsampling, 0: plain bilinear
+    edge_refine: f32,          // 1: guided-filter upsampling, 0: plain bilinear
     grow: f32,                 // fs_grow: radius in taps, > 0 grows the person, < 0 shrinks it
     light_wrap: f32,           // share of background light spilled onto the person's edge
     temporal: f32,             // fs_stabilize: how much a still pixel keeps of its previous opacity
@@ -39,6 +41,7 @@ struct Params {
 @group(0) @binding(6) var alpha: texture_2d<f32>;   // the refined person opacity (R)
 @group(0) @binding(7) var previous: texture_2d<f32>;        // fs_stabilize: previous frame at the opacity's size
 @group(0) @binding(8) var previous_alpha: texture_2d<f32>;  // fs_stabilize: previous stabilized opacity
+@group(0) @binding(9) var coefficients: texture_2d<f32>;    // fs_refine_mask: averaged fit, a in RGB, b in A
 
 // One triangle that covers the whole target.
 @vertex
@@ -61,31 +64,16 @@ fn probability(uv: vec2<f32>) -> f32 {
     return sample(mask, uv * p.mask_uv_scale).r;
 }
 
-// Joint bilateral upsampling (Kopf et al. 2007, as in Google Meet): the 3x3 mask texels around this pixel,
-// each weighted by its distance and by how alike its colour in the guide is to this pixel's colour in the
-// full-resolution frame, so the mask's edge moves onto the picture's edge.
+// Edge-aware upsampling by a fast guided filter (He et al. 2010, 2015). In each 5x5 window of mask texels the
+// probability is fitted as a linear function of the colour of the frame the model saw (fs_guided_fit); the
+// fits covering a texel are averaged (fs_guided_mean) and applied to the full-resolution colours (here), so the
+// mask's edge lands on the picture's edges at output resolution while flat regions keep the model's value.
 fn refined_probability(uv: vec2<f32>) -> f32 {
     if (p.edge_refine < 0.5) {
         return probability(uv);
     }
-    let c = sample(image, uv).rgb;
-    let texel = uv * p.mask_size - 0.5;
-    let nearest = floor(texel + 0.5);
-    var sum = 0.0;
-    var total = 0.0;
-    for (var j = -1; j <= 1; j++) {
-        for (var i = -1; i <= 1; i++) {
-            let t = nearest + vec2<f32>(f32(i), f32(j));
-            let tuv = (t + 0.5) / p.mask_size;
-            let d = t - texel;
-            let dc = c - sample(guide, tuv).rgb;
-            // sigma 1 texel in space, 0.1 in colour (0..1 per channel)
-            let w = exp(-0.5 * dot(d, d) - 50.0 * dot(dc, dc)) + 0.00001;
-            sum += w * probability(tuv);
-            total += w;
-        }
-    }
-    return sum / total;
+    let fit = sample(coefficients, uv);
+    return dot(fit.rgb, sample(image, uv).rgb) + fit.a;
 }
 
 // Opacity of the person at probability `prob`: a smooth step of width `softness` centred on `threshold`.
@@ -128,6 +116,61 @@ fn fs_downscale(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
         }
     }
     return sum / 16.0;
+}
+
+// Least-squares fit of probability = a . colour + b over the 5x5 mask texels around this one (texel_step: one
+// texel). The colour covariance gets 0.001 on its diagonal (a colour spread of about 8/255): windows flatter
+// than that keep their mean probability instead of amplifying noise.
+@fragment
+fn fs_guided_fit(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    let uv = uv_at(pos);
+    var sum_c = vec3<f32>(0.0);
+    var sum_cp = vec3<f32>(0.0);
+    var sum_diag = vec3<f32>(0.0); // rr, gg, bb
+    var sum_off = vec3<f32>(0.0);  // rg, rb, gb
+    var sum_p = 0.0;
+    for (var j = -2; j <= 2; j++) {
+        for (var i = -2; i <= 2; i++) {
+            let tuv = uv + vec2<f32>(f32(i), f32(j)) * p.texel_step;
+            let c = sample(guide, tuv).rgb;
+            let q = probability(tuv);
+            sum_c += c;
+            sum_p += q;
+            sum_cp += c * q;
+            sum_diag += c * c;
+            sum_off += vec3<f32>(c.r * c.g, c.r * c.b, c.g * c.b);
+        }
+    }
+    let mc = sum_c / 25.0;
+    let mp = sum_p / 25.0;
+    let cov = sum_cp / 25.0 - mc * mp;
+    let d = sum_diag / 25.0 - mc * mc + 0.001;
+    let o = sum_off / 25.0 - vec3<f32>(mc.r * mc.g, mc.r * mc.b, mc.g * mc.b);
+    // Inverse of the symmetric covariance [[d.x o.x o.y] [o.x d.y o.z] [o.y o.z d.z]] by its adjugate.
+    let i00 = d.y * d.z - o.z * o.z;
+    let i01 = o.z * o.y - o.x * d.z;
+    let i02 = o.x * o.z - d.y * o.y;
+    let i11 = d.x * d.z - o.y * o.y;
+    let i12 = o.x * o.y - d.x * o.z;
+    let i22 = d.x * d.y - o.x * o.x;
+    let det = d.x * i00 + o.x * i01 + o.y * i02;
+    let a = vec3<f32>(i00 * cov.x + i01 * cov.y + i02 * cov.z,
+                      i01 * cov.x + i11 * cov.y + i12 * cov.z,
+                      i02 * cov.x + i12 * cov.y + i22 * cov.z) / det;
+    return vec4<f32>(a, mp - dot(a, mc));
+}
+
+// The fits of every window that covers this texel, averaged (a 5x5 box over fs_guided_fit's output).
+@fragment
+fn fs_guided_mean(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    let uv = uv_at(pos);
+    var sum = vec4<f32>(0.0);
+    for (var j = -2; j <= 2; j++) {
+        for (var i = -2; i <= 2; i++) {
+            sum += sample(image, uv + vec2<f32>(f32(i), f32(j)) * p.texel_step);
+        }
+    }
+    return sum / 25.0;
 }
 
 @fragment

@@ -11,7 +11,8 @@ pub const MAX_FEATHER_SIGMA: f32 = 3.2;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RefinePlan {
     /// Size of the opacity texture: half the output size, which keeps the edge within a pixel of the
-    /// person's outline at a quarter of the cost of full size.
+    /// person's outline at a quarter of the cost of full size; the full output size when half would be
+    /// coarser than the mask itself (small frames), so refining never loses the model's detail.
     pub width: u32,
     pub height: u32,
     /// Grow (> 0) or shrink (< 0) radius in refinement texels.
@@ -20,11 +21,17 @@ pub struct RefinePlan {
     pub feather_sigma: f32,
 }
 
-pub fn plan(settings: &Settings, frame_width: u32, frame_height: u32) -> RefinePlan {
-    let scale = 2.0;
+pub fn plan(
+    settings: &Settings,
+    (frame_width, frame_height): (u32, u32),
+    (mask_width, mask_height): (u32, u32),
+) -> RefinePlan {
+    let half = (frame_width.div_ceil(2), frame_height.div_ceil(2));
+    let scale = if half.0 >= mask_width && half.1 >= mask_height { 2.0 } else { 1.0 };
+    let (width, height) = if scale == 2.0 { half } else { (frame_width, frame_height) };
     RefinePlan {
-        width: frame_width.div_ceil(2).max(1),
-        height: frame_height.div_ceil(2).max(1),
+        width: width.max(1),
+        height: height.max(1),
         grow_taps: (settings.grow as f32 / scale).clamp(-MAX_GROW_TAPS, MAX_GROW_TAPS),
         // A feather of w output pixels is a Gaussian of sigma w/2 pixels.
         feather_sigma: (settings.feather as f32 / 2.0 / scale).min(MAX_FEATHER_SIGMA),
@@ -38,18 +45,29 @@ mod tests {
     #[test]
     fn half_size_and_settings_in_texels() {
         let s = Settings { grow: -7, feather: 8, ..Settings::default() };
-        let p = plan(&s, 1281, 720);
+        let p = plan(&s, (1281, 720), (256, 256));
         assert_eq!((p.width, p.height), (641, 360));
         assert_eq!(p.grow_taps, -3.5);
         assert_eq!(p.feather_sigma, 2.0);
-        let none = plan(&Settings::default(), 1, 1);
+        let none = plan(&Settings::default(), (1, 1), (256, 256));
         assert_eq!((none.width, none.height, none.grow_taps, none.feather_sigma), (1, 1, 0.0, 0.0));
+    }
+
+    #[test]
+    fn never_coarser_than_the_mask() {
+        let s = Settings { grow: -8, feather: 8, ..Settings::default() };
+        // Half of 480x360 is below 256 rows: refine at full size, and grow/feather in full-size pixels.
+        let p = plan(&s, (480, 360), (256, 256));
+        assert_eq!((p.width, p.height), (480, 360));
+        assert_eq!((p.grow_taps, p.feather_sigma), (-8.0, 4.0_f32.min(MAX_FEATHER_SIGMA)));
+        let landscape = plan(&s, (640, 360), (256, 144));
+        assert_eq!((landscape.width, landscape.height), (320, 180));
     }
 
     #[test]
     fn extremes_stay_within_the_shader_loops() {
         let s = Settings { grow: 20, feather: 30, ..Settings::default() };
-        let p = plan(&s, 1920, 1080);
+        let p = plan(&s, (1920, 1080), (256, 256));
         assert!(p.grow_taps <= MAX_GROW_TAPS && p.feather_sigma <= MAX_FEATHER_SIGMA);
     }
 }

@@ -143,6 +143,18 @@ pub fn boundary_f_with_tolerance(
     BoundaryScore { precision, recall, f }
 }
 
+/// `pred` with every pixel within `reach` pixels of its outline (either side) replaced by `truth`: the mask a
+/// perfect edge refiner would make if it could move the outline by at most `reach`. Its scores are the
+/// ceiling for any edge refinement of that reach; errors farther from the outline are the model's to fix.
+pub fn perfect_edges_within(pred: &[bool], truth: &[bool], width: u32, height: u32, reach: f64) -> Vec<bool> {
+    assert_eq!(pred.len(), truth.len(), "perfect_edges_within: mask sizes differ");
+    let inverse: Vec<bool> = pred.iter().map(|&p| !p).collect();
+    let outline: Vec<bool> =
+        contour(pred, width, height).iter().zip(contour(&inverse, width, height)).map(|(&a, b)| a || b).collect();
+    let d2 = squared_distance_to(&outline, width, height);
+    pred.iter().zip(truth).zip(&d2).map(|((&p, &t), &d)| if d <= reach * reach { t } else { p }).collect()
+}
+
 /// Exact squared Euclidean distance from every pixel to the nearest `true` pixel of `sites` (infinity if there
 /// is none), by Felzenszwalb & Huttenlocher's separable transform: columns, then rows, O(pixels).
 fn squared_distance_to(sites: &[bool], width: u32, height: u32) -> Vec<f64> {
@@ -332,6 +344,21 @@ mod tests {
     /// A `w`×`h` mask with the rectangle `x0..x1` × `y0..y1` set.
     fn rect(w: usize, h: usize, x0: usize, y0: usize, x1: usize, y1: usize) -> Vec<bool> {
         (0..w * h).map(|i| (x0..x1).contains(&(i % w)) && (y0..y1).contains(&(i / w))).collect()
+    }
+
+    #[test]
+    fn perfect_edges_fix_only_errors_near_the_outline() {
+        let or = |a: Vec<bool>, b: Vec<bool>| -> Vec<bool> { a.iter().zip(b).map(|(&a, b)| a || b).collect() };
+        // Truth: columns 0..10 of a 20x10 picture. Prediction: columns 0..7 (3 short) and a false blob at
+        // columns 14..20.
+        let truth = rect(20, 10, 0, 0, 10, 10);
+        let pred = or(rect(20, 10, 0, 0, 7, 10), rect(20, 10, 14, 0, 20, 10));
+        // Reach 1: columns 7 and 8 (next to the outline at 6|7) and the blob's columns 14 and 15 are fixed;
+        // column 9 and the blob's far part stay wrong.
+        let near = perfect_edges_within(&pred, &truth, 20, 10, 1.0);
+        assert_eq!(near, or(rect(20, 10, 0, 0, 9, 10), rect(20, 10, 16, 0, 20, 10)));
+        // Reach 6 covers every error.
+        assert_eq!(perfect_edges_within(&pred, &truth, 20, 10, 6.0), truth);
     }
 
     #[test]

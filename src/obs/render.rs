@@ -34,6 +34,7 @@ struct Params {
     texel_step: Param,
     sigma: Param,
     guide: Param,
+    coefficients: Param,
     alpha: Param,
     mask_size: Param,
     edge_refine: Param,
@@ -69,6 +70,7 @@ impl Params {
             texel_step: e.param(c"texel_step"),
             sigma: e.param(c"sigma"),
             guide: e.param(c"guide"),
+            coefficients: e.param(c"coefficients"),
             alpha: e.param(c"alpha"),
             mask_size: e.param(c"mask_size"),
             edge_refine: e.param(c"edge_refine"),
@@ -117,6 +119,9 @@ pub struct RenderPipeline {
     next_seq: u64,
     mask: Option<MaskTexture>,
     padded_rows: Vec<u8>,
+    /// The guided filter's fit per mask texel, then averaged (see `guided_fit`).
+    guided_fit: TexRender,
+    guided_mean: TexRender,
     /// The person's opacity at half output size, refined once per frame.
     refine_a: TexRender,
     refine_b: TexRender,
@@ -154,6 +159,8 @@ impl RenderPipeline {
             next_seq: 0,
             mask: None,
             padded_rows: Vec::new(),
+            guided_fit: TexRender::new(Format::Rgba16F),
+            guided_mean: TexRender::new(Format::Rgba16F),
             refine_a: TexRender::new(Format::Rgba8),
             refine_b: TexRender::new(Format::Rgba8),
             refine_fresh: false,
@@ -283,13 +290,13 @@ impl RenderPipeline {
         self.mask = Some(MaskTexture { texture, seq: newest.seq, size: (m.width, m.height), uv_scale });
     }
 
-    /// The person's opacity at half output size: the mask upsampled with the frame as a guide (joint
-    /// bilateral), shaped by threshold and softness, then grown or shrunk and feathered.
+    /// The person's opacity at half output size: the mask upsampled with the frame as a guide (fast guided
+    /// filter), shaped by threshold and softness, then grown or shrunk and feathered.
     fn refined_alpha(&mut self, settings: &Settings, mask: &MaskTexture) -> TextureRef {
         if self.refine_fresh {
             return self.stable[self.stable_current].texture();
         }
-        let plan = refine::plan(settings, self.size.0, self.size.1);
+        let plan = refine::plan(settings, self.size, mask.size);
         let (w, h) = (plan.width, plan.height);
         let input = self.input();
         let guide = if self.shown == self.newest {
@@ -305,10 +312,13 @@ impl RenderPipeline {
             });
             self.guide.texture()
         };
+        let coefficients = settings.edge_refine.then(|| self.guided_fit(guide, mask, settings));
         let (effect, p) = (&self.effect, &self.params);
         self.refine_a.render(w, h, || {
             p.image.set_texture(input);
-            p.guide.set_texture(guide);
+            if let Some(c) = coefficients {
+                p.coefficients.set_texture(c);
+            }
             p.set_mask(mask, settings);
             p.edge_refine.set_float(if settings.edge_refine { 1.0 } else { 0.0 });
             effect.draw(c"RefineMask", input, w, h);
@@ -324,6 +334,26 @@ impl RenderPipeline {
         }
         self.refine_fresh = true;
         self.stabilize(settings.temporal_smoothing, input, (w, h))
+    }
+
+    /// The guided filter's local fits of the mask against `guide` (the frame at the mask's size), then
+    /// averaged: two small passes at the mask's size.
+    fn guided_fit(&mut self, guide: TextureRef, mask: &MaskTexture, settings: &Settings) -> TextureRef {
+        let (mw, mh) = mask.size;
+        let step = [1.0 / mw as f32, 1.0 / mh as f32];
+        let (effect, p) = (&self.effect, &self.params);
+        self.guided_fit.render(mw, mh, || {
+            p.guide.set_texture(guide);
+            p.set_mask(mask, settings);
+            p.texel_step.set_vec2(step);
+            effect.draw(c"GuidedFit", guide, mw, mh);
+        });
+        let fit = self.guided_fit.texture();
+        filter_pass(effect, c"GuidedMean", fit, &mut self.guided_mean, (mw, mh), || {
+            p.image.set_texture(fit);
+            p.texel_step.set_vec2(step);
+        });
+        self.guided_mean.texture()
     }
 
     /// Blends this frame's opacity with the previous one where the picture is still.
@@ -421,9 +451,9 @@ impl RenderPipeline {
     }
 }
 
-/// One direction of a separable filter (the effect's `technique`) from `src` into `target`; `set` sets the
+/// One pass of the effect's `technique` over the whole of `target`, reading `src`; `set` sets the
 /// technique's own parameters.
-fn directional_pass(
+fn filter_pass(
     effect: &Effect,
     technique: &CStr,
     src: TextureRef,
@@ -447,7 +477,7 @@ fn gaussian_pass(
     step: [f32; 2],
     sigma: f32,
 ) {
-    directional_pass(effect, c"Blur", src, target, size, || {
+    filter_pass(effect, c"Blur", src, target, size, || {
         p.image.set_texture(src);
         p.texel_step.set_vec2(step);
         p.sigma.set_float(sigma);
@@ -464,7 +494,7 @@ fn grow_pass(
     step: [f32; 2],
     grow: f32,
 ) {
-    directional_pass(effect, c"Grow", src, target, size, || {
+    filter_pass(effect, c"Grow", src, target, size, || {
         p.alpha.set_texture(src);
         p.texel_step.set_vec2(step);
         p.grow.set_float(grow);

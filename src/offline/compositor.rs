@@ -41,6 +41,8 @@ struct Params {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Pass {
     Downscale,
+    GuidedFit,
+    GuidedMean,
     RefineMask,
     Grow,
     /// The Gaussian of `Blur` on the 8-bit opacity (a pipeline is tied to its target format).
@@ -56,8 +58,10 @@ enum Pass {
 }
 
 impl Pass {
-    const ALL: [Pass; 12] = [
+    const ALL: [Pass; 14] = [
         Pass::Downscale,
+        Pass::GuidedFit,
+        Pass::GuidedMean,
         Pass::RefineMask,
         Pass::Grow,
         Pass::Feather,
@@ -74,6 +78,8 @@ impl Pass {
     fn entry_point(self) -> &'static str {
         match self {
             Pass::Downscale => "fs_downscale",
+            Pass::GuidedFit => "fs_guided_fit",
+            Pass::GuidedMean => "fs_guided_mean",
             Pass::RefineMask => "fs_refine_mask",
             Pass::Grow => "fs_grow",
             Pass::Feather => "fs_blur",
@@ -91,8 +97,11 @@ impl Pass {
     /// Blur intermediates are half floats, as in the plugin; everything else 8-bit RGBA.
     fn format(self) -> wgpu::TextureFormat {
         match self {
-            // Half floats: the stabilized opacity blends slowly, which 8 bits would stall.
-            Pass::BlurDownsample | Pass::Blur | Pass::Stabilize => wgpu::TextureFormat::Rgba16Float,
+            // Half floats: the stabilized opacity blends slowly, which 8 bits would stall; the guided fit's
+            // coefficients are signed and unbounded.
+            Pass::BlurDownsample | Pass::Blur | Pass::Stabilize | Pass::GuidedFit | Pass::GuidedMean => {
+                wgpu::TextureFormat::Rgba16Float
+            }
             _ => wgpu::TextureFormat::Rgba8Unorm,
         }
     }
@@ -102,6 +111,8 @@ impl Pass {
 #[derive(Clone, Copy)]
 enum Slot {
     Downscale,
+    GuidedFit,
+    GuidedMean,
     Refine,
     GrowHorizontal,
     GrowVertical,
@@ -126,6 +137,7 @@ struct Inputs<'a> {
     alpha: Option<&'a wgpu::TextureView>,
     previous: Option<&'a wgpu::TextureView>,
     previous_alpha: Option<&'a wgpu::TextureView>,
+    coefficients: Option<&'a wgpu::TextureView>,
 }
 
 impl<'a> Inputs<'a> {
@@ -158,6 +170,9 @@ pub struct Compositor {
     background: Option<Target>,
     placeholder: Target,
     analysis: Option<Target>,
+    /// The guided filter's fit per mask texel, then averaged (see `refine`).
+    guided_fit: Option<Target>,
+    guided_mean: Option<Target>,
     refine_a: Option<Target>,
     refine_b: Option<Target>,
     /// Temporal state at the opacity's size, ping-ponged (see `stabilize`).
@@ -209,6 +224,7 @@ impl Compositor {
                 texture_entry(6),
                 texture_entry(7),
                 texture_entry(8),
+                texture_entry(9),
                 wgpu::BindGroupLayoutEntry {
                     binding: 4,
                     visibility: wgpu::ShaderStages::FRAGMENT,
@@ -283,6 +299,8 @@ impl Compositor {
             background: None,
             placeholder,
             analysis: None,
+            guided_fit: None,
+            guided_mean: None,
             refine_a: None,
             refine_b: None,
             stable: [None, None],
@@ -410,10 +428,14 @@ impl Compositor {
         self.read_back(encoder, Which::Output)
     }
 
-    /// The person's opacity at half output size (joint bilateral upsampling, threshold and softness), then
+    /// The person's opacity at half output size (guided-filter upsampling, threshold and softness), then
     /// grown or shrunk and feathered as the settings say; result in `refine_a`.
     fn refine(&mut self, encoder: &mut wgpu::CommandEncoder, base: Params, settings: &Settings, (w, h): (u32, u32)) {
-        let plan = refine::plan(settings, w, h);
+        if settings.edge_refine {
+            self.guided_fit(encoder, base);
+        }
+        let mask_size = (base.mask_size[0] as u32, base.mask_size[1] as u32);
+        let plan = refine::plan(settings, (w, h), mask_size);
         let (rw, rh) = (plan.width, plan.height);
         let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING;
         let format = wgpu::TextureFormat::Rgba8Unorm;
@@ -424,7 +446,7 @@ impl Compositor {
         let refine = Inputs {
             image: Some(&self.frame.as_ref().unwrap().view),
             mask: Some(&self.mask.as_ref().unwrap().view),
-            guide: self.analysis.as_ref().map(|t| &t.view),
+            coefficients: self.guided_mean.as_ref().filter(|_| settings.edge_refine).map(|t| &t.view),
             ..Default::default()
         };
         self.pass(encoder, Pass::RefineMask, Slot::Refine, Params { target_size: size, ..base }, a, refine);
@@ -440,6 +462,25 @@ impl Compositor {
             self.pass(encoder, Pass::Feather, Slot::FeatherVertical, feather(steps[1]), a, Inputs::image(b));
         }
         self.stabilize(encoder, base, settings.temporal_smoothing, (rw, rh));
+    }
+
+    /// The guided filter's local fits at the mask's size, guided by the frame the model saw, then averaged;
+    /// result in `guided_mean`.
+    fn guided_fit(&mut self, encoder: &mut wgpu::CommandEncoder, base: Params) {
+        let (mw, mh) = (base.mask_size[0] as u32, base.mask_size[1] as u32);
+        let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING;
+        let format = wgpu::TextureFormat::Rgba16Float;
+        ensure(&self.gpu.device, &mut self.guided_fit, mw, mh, format, usage);
+        ensure(&self.gpu.device, &mut self.guided_mean, mw, mh, format, usage);
+        let (fit, mean) = (self.guided_fit.as_ref().unwrap(), self.guided_mean.as_ref().unwrap());
+        let params = Params { texel_step: [1.0 / mw as f32, 1.0 / mh as f32], target_size: base.mask_size, ..base };
+        let inputs = Inputs {
+            mask: Some(&self.mask.as_ref().unwrap().view),
+            guide: self.analysis.as_ref().map(|t| &t.view),
+            ..Default::default()
+        };
+        self.pass(encoder, Pass::GuidedFit, Slot::GuidedFit, params, fit, inputs);
+        self.pass(encoder, Pass::GuidedMean, Slot::GuidedMean, params, mean, Inputs::image(fit));
     }
 
     /// Blends the refined opacity with the previous frame's where the picture is still (the effect file's
@@ -507,6 +548,7 @@ impl Compositor {
         let (image, mask, background) = (view(inputs.image), view(inputs.mask), view(inputs.background));
         let (guide, alpha) = (view(inputs.guide), view(inputs.alpha));
         let (previous, previous_alpha) = (view(inputs.previous), view(inputs.previous_alpha));
+        let coefficients = view(inputs.coefficients);
         let bind_group = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(pass.entry_point()),
             layout: &self.layout,
@@ -520,6 +562,7 @@ impl Compositor {
                 wgpu::BindGroupEntry { binding: 6, resource: wgpu::BindingResource::TextureView(&alpha) },
                 wgpu::BindGroupEntry { binding: 7, resource: wgpu::BindingResource::TextureView(&previous) },
                 wgpu::BindGroupEntry { binding: 8, resource: wgpu::BindingResource::TextureView(&previous_alpha) },
+                wgpu::BindGroupEntry { binding: 9, resource: wgpu::BindingResource::TextureView(&coefficients) },
             ],
         });
         let mut rp = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
