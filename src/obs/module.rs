@@ -75,8 +75,13 @@ pub extern "C" fn obs_module_ver() -> u32 {
 pub extern "C" fn obs_module_load() -> bool {
     guard("obs_module_load", false, || {
         logger::init();
+        if let Some(dir) = binary_dir() {
+            crate::runtime::set_search_dirs(&dir);
+        }
         filter::register();
-        log::info!("loaded version {}", env!("CARGO_PKG_VERSION"));
+        let binary = unsafe { obs_get_module_binary_path(current()) };
+        let from = if binary.is_null() { "?".into() } else { unsafe { CStr::from_ptr(binary) }.to_string_lossy() };
+        log::info!("loaded version {} from {from}", env!("CARGO_PKG_VERSION"));
         true
     })
 }
