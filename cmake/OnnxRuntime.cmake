@@ -33,8 +33,13 @@ if(ONNXRUNTIME_WHEEL)
   endif()
   set(_ort_unpacked "${CMAKE_BINARY_DIR}/onnxruntime-wheel")
   file(REMOVE_RECURSE "${_ort_unpacked}")
-  file(ARCHIVE_EXTRACT INPUT "${ONNXRUNTIME_WHEEL}" DESTINATION "${_ort_unpacked}"
-    PATTERNS "onnxruntime/capi/libonnxruntime*.so*" onnxruntime/LICENSE onnxruntime/ThirdPartyNotices.txt)
+  # The CPU wheel carries libonnxruntime_providers_shared.so too, but only the GPU build needs it (as the
+  # bridge to its CUDA and TensorRT providers); scripts/setup takes the same files.
+  set(_ort_members "onnxruntime/capi/${ONNXRUNTIME_LIBRARY_NAME}" onnxruntime/LICENSE onnxruntime/ThirdPartyNotices.txt)
+  if(_ort_wheel_sha256 STREQUAL _ort_gpu_wheel_sha256)
+    list(APPEND _ort_members "onnxruntime/capi/libonnxruntime_providers_*.so")
+  endif()
+  file(ARCHIVE_EXTRACT INPUT "${ONNXRUNTIME_WHEEL}" DESTINATION "${_ort_unpacked}" PATTERNS ${_ort_members})
   file(COPY "${_ort_unpacked}/onnxruntime/LICENSE" "${_ort_unpacked}/onnxruntime/ThirdPartyNotices.txt"
     DESTINATION "${_ort_unpacked}/capi-flat")
   file(GLOB _ort_libs "${_ort_unpacked}/onnxruntime/capi/libonnxruntime*.so*")
@@ -53,7 +58,7 @@ foreach(_f IN ITEMS ONNXRUNTIME_LIBRARY ONNXRUNTIME_LICENSE ONNXRUNTIME_NOTICES)
 endforeach()
 # The GPU build's providers (CUDA, TensorRT and the shared bridge); the CPU build has none.
 file(GLOB ONNXRUNTIME_PROVIDER_LIBRARIES "${_ort_dir}/libonnxruntime_providers_*.so")
-if(ONNXRUNTIME_PROVIDER_LIBRARIES)
+if(EXISTS "${_ort_dir}/libonnxruntime_providers_cuda.so" OR EXISTS "${_ort_dir}/libonnxruntime_providers_tensorrt.so")
   set(ONNXRUNTIME_FLAVOUR gpu)
 else()
   set(ONNXRUNTIME_FLAVOUR cpu)

@@ -34,8 +34,12 @@ if(ONNXRUNTIME_FLAVOUR STREQUAL gpu)
   # under those names (NVIDIA's own repositories do): dpkg-shlibdeps cannot resolve them, so the dependencies
   # are stated instead, and the providers load only where the user installed CUDA. Without it the filter runs
   # on the CPU and says so.
+  # The values are what dpkg-shlibdeps derives for the plugin and the CPU build's library, which the GPU
+  # build's main library matches (same release, same toolchain).
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.28), libgcc-s1, libstdc++6 (>= 12), ${CPACK_DEBIAN_PACKAGE_DEPENDS}")
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS
+    "libc6 (>= 2.34), libgcc-s1 (>= 4.3), libstdc++6 (>= 10.2), ${CPACK_DEBIAN_PACKAGE_DEPENDS}")
+  set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nvidia-driver")
   set(CPACK_PACKAGE_NAME "${VBG_PLUGIN_NAME}-gpu")
   set(CPACK_DEBIAN_PACKAGE_CONFLICTS "${VBG_PLUGIN_NAME}")
   set(CPACK_DEBIAN_PACKAGE_PROVIDES "${VBG_PLUGIN_NAME}")
