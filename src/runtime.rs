@@ -166,6 +166,17 @@ mod tests {
     }
 
     #[test]
+    fn a_library_missing_from_the_runpath_names_the_folders() {
+        if ENVIRONMENT.lock().is_some() {
+            return;
+        }
+        set_search_dirs(Path::new("/opt/obs-plugins"));
+        let e = environment(Path::new("libonnxruntime-missing.so.0")).unwrap_err();
+        assert!(e.message.contains("RUNPATH"), "{e}");
+        assert!(e.message.contains("/opt/obs-plugins and /opt/obs-plugins/obs-virtual-background"), "{e}");
+    }
+
+    #[test]
     fn a_loaded_runtime_reports_its_file_and_the_cpu() {
         let Some(library) = library_from_env() else { return };
         environment(&library).expect("ONNX Runtime loads");
