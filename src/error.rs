@@ -21,6 +21,8 @@ pub enum ErrorKind {
     Image,
     /// A file the plugin ships (effect, locale) is missing or broken.
     Install,
+    /// The chosen inference device (execution provider) cannot run the model; the CPU can take over.
+    Device,
 }
 
 impl Error {
@@ -41,6 +43,9 @@ impl Error {
     }
     pub fn install(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Install, message)
+    }
+    pub fn device(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Device, message)
     }
 }
 

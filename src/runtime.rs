@@ -1,17 +1,100 @@
 //! Loading the ONNX Runtime shared library and the process-wide ONNX Runtime environment.
 //!
-//! The library ships beside the plugin rather than system-wide, so the plugin always runs the version it was
-//! built and tested against. Loading is retried until it succeeds, so putting the library in place fixes a
-//! filter without restarting OBS.
+//! The library ships with the plugin rather than system-wide, so the plugin always runs the version it was
+//! built and tested against. The plugin asks the dynamic linker for it by its bare file name
+//! ([`LIBRARY_FILE`]): `dlopen` is called from inside the plugin (ort's load-dynamic, through libloading), so
+//! glibc searches the plugin's own DT_RUNPATH, which `build.rs` sets to `$ORIGIN:$ORIGIN/obs-virtual-background`
+//! (the per-user layout keeps the library beside the plugin, the system-wide layout in a sub-folder of the
+//! shared plugin folder). Tests and tools pass an explicit path instead (`ORT_DYLIB_PATH`).
+//!
+//! Loading is retried until it succeeds, so putting the library in place fixes a filter without restarting OBS.
 
 use crate::error::Error;
+use crate::settings::Device;
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The library file name in the onnxruntime 1.31.1 release this plugin is built for.
 pub const LIBRARY_FILE: &str = "libonnxruntime.so.1.31.1";
 
+/// The sub-folder of a shared plugin folder that holds the plugin's private libraries (system-wide install).
+pub const PRIVATE_LIB_DIR: &str = "obs-virtual-background";
+
 static ENVIRONMENT: Mutex<Option<ort::environment::Environment>> = Mutex::new(None);
+/// Where the loaded library is, and which devices it offers besides the CPU: set once, when it loads.
+static LOADED: OnceLock<Loaded> = OnceLock::new();
+/// The folders the plugin's RUNPATH stands for, for messages (set by the plugin when it knows its folder).
+static SEARCH_DIRS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+
+struct Loaded {
+    path: Option<PathBuf>,
+    devices: Vec<Device>,
+}
+
+/// The name to load the library by inside the plugin: the dynamic linker resolves it through the plugin's
+/// RUNPATH (never a global LD_LIBRARY_PATH or an absolute path).
+pub fn plugin_library() -> PathBuf {
+    PathBuf::from(LIBRARY_FILE)
+}
+
+/// Records the folders the plugin's RUNPATH points at (`$ORIGIN` resolved), so a failed load names them.
+pub fn set_search_dirs(plugin_dir: &Path) {
+    let _ = SEARCH_DIRS.set(vec![plugin_dir.to_path_buf(), plugin_dir.join(PRIVATE_LIB_DIR)]);
+}
+
+fn search_dirs_text() -> String {
+    match SEARCH_DIRS.get() {
+        Some(dirs) => dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" and "),
+        None => "$ORIGIN and $ORIGIN/obs-virtual-background".into(),
+    }
+}
+
+/// The file the library was loaded from, once loaded.
+pub fn loaded_from() -> Option<PathBuf> {
+    LOADED.get().and_then(|l| l.path.clone())
+}
+
+/// The devices the loaded runtime was built with, CPU first; None until the runtime has loaded. Never
+/// touches ONNX Runtime itself, so the UI thread may call it at any time.
+pub fn available_devices() -> Option<Vec<Device>> {
+    LOADED.get().map(|l| l.devices.clone())
+}
+
+/// Whether the loaded runtime offers `device`; None until the runtime has loaded.
+pub fn device_available(device: Device) -> Option<bool> {
+    LOADED.get().map(|l| l.devices.contains(&device))
+}
+
+/// Asks ONNX Runtime which execution providers it was built with (loaded runtime only).
+fn query_devices() -> Vec<Device> {
+    use ort::ep::ExecutionProvider;
+    let mut devices = vec![Device::Cpu];
+    for device in Device::ALL.iter().copied().filter(|d| *d != Device::Cpu) {
+        let available = match device {
+            Device::Cpu => Ok(true),
+            Device::Cuda => ort::ep::CUDA::is_available(),
+            Device::TensorRt => ort::ep::TensorRT::is_available(),
+            Device::Rocm => ort::ep::ROCm::is_available(),
+            Device::OpenVino => ort::ep::OpenVINO::is_available(),
+            Device::DirectMl => ort::ep::DirectML::is_available(),
+            Device::CoreMl => ort::ep::CoreML::is_available(),
+        };
+        if available.unwrap_or(false) {
+            devices.push(device);
+        }
+    }
+    devices
+}
+
+/// The file of a loaded shared library whose name is `file_name`, from the process's memory map.
+fn mapped_file(file_name: &str) -> Option<PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(|l| l.find('/').map(|i| &l[i..]))
+        .find(|p| Path::new(p).file_name().is_some_and(|n| n == file_name))
+        .map(PathBuf::from)
+}
 
 /// Where to look for the library beside a plugin binary in `dir`: the folder itself (per-user install) or a
 /// sub-folder named after the plugin (system-wide install, where the folder is shared with other plugins).
@@ -26,20 +109,40 @@ pub fn environment(library: &Path) -> Result<ort::environment::Environment, Erro
     if let Some(e) = env.as_ref() {
         return Ok(e.clone());
     }
-    if !library.is_file() {
+    // A bare file name goes to the dynamic linker (the plugin's RUNPATH); a path must point at the file.
+    let by_name = library.parent().is_none_or(|p| p.as_os_str().is_empty());
+    if !by_name && !library.is_file() {
         return Err(Error::runtime(format!(
             "ONNX Runtime library not found at {} (run scripts/setup to install it)",
             library.display()
         )));
     }
-    let builder = ort::init_from(library)
-        .map_err(|e| Error::runtime(format!("cannot load ONNX Runtime from {}: {e}", library.display())))?;
+    let builder = ort::init_from(library).map_err(|e| {
+        if by_name {
+            Error::runtime(format!(
+                "ONNX Runtime library {} not found in the plugin's RUNPATH ({}): reinstall the plugin ({e})",
+                library.display(),
+                search_dirs_text()
+            ))
+        } else {
+            Error::runtime(format!("cannot load ONNX Runtime from {}: {e}", library.display()))
+        }
+    })?;
     let created = builder
         .with_name("obs-virtual-background")
         .with_telemetry(false)
         .build()
         .map_err(|e| Error::runtime(format!("cannot start ONNX Runtime: {e}")))?;
     *env = Some(created.clone());
+    let file_name = library.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let loaded = LOADED.get_or_init(|| Loaded { path: mapped_file(&file_name), devices: query_devices() });
+    let names: Vec<&str> = loaded.devices.iter().map(|d| d.display_name()).collect();
+    log::info!(
+        "ONNX Runtime loaded from {}{}; devices: {}",
+        loaded.path.as_deref().unwrap_or(library).display(),
+        if by_name { " (found through the plugin's RUNPATH)" } else { "" },
+        names.join(", ")
+    );
     Ok(created)
 }
 
@@ -60,6 +163,28 @@ mod tests {
         }
         let e = environment(Path::new("/nonexistent/libonnxruntime.so")).unwrap_err();
         assert!(e.message.contains("not found"), "{e}");
+    }
+
+    #[test]
+    fn a_library_missing_from_the_runpath_names_the_folders() {
+        if ENVIRONMENT.lock().is_some() {
+            return;
+        }
+        set_search_dirs(Path::new("/opt/obs-plugins"));
+        let e = environment(Path::new("libonnxruntime-missing.so.0")).unwrap_err();
+        assert!(e.message.contains("RUNPATH"), "{e}");
+        assert!(e.message.contains("/opt/obs-plugins and /opt/obs-plugins/obs-virtual-background"), "{e}");
+    }
+
+    #[test]
+    fn a_loaded_runtime_reports_its_file_and_the_cpu() {
+        let Some(library) = library_from_env() else { return };
+        environment(&library).expect("ONNX Runtime loads");
+        let from = loaded_from().expect("the library is in the memory map");
+        assert_eq!(from.file_name().unwrap(), LIBRARY_FILE, "{}", from.display());
+        let devices = available_devices().unwrap();
+        assert_eq!(devices.first(), Some(&Device::Cpu));
+        assert_eq!(device_available(Device::Cpu), Some(true));
     }
 
     #[test]

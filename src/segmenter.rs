@@ -4,6 +4,7 @@ use crate::error::Error;
 use crate::mask::Mask;
 use crate::model::{CatalogEntry, ModelSpec, Normalization};
 use crate::preprocess::{fill_tensor, RgbaView};
+use crate::settings::Device;
 use ort::environment::Environment;
 use ort::session::builder::SessionBuilder;
 use ort::session::Session;
@@ -54,16 +55,28 @@ pub struct Segmenter {
 }
 
 impl Segmenter {
-    /// Loads a model. Every failure (missing, empty or corrupt file, unusable shapes) is an `Error` with the
-    /// path and the reason.
+    /// Loads a model to run on the CPU. Every failure (missing, empty or corrupt file, unusable shapes) is an
+    /// `Error` with the path and the reason.
     pub fn load(environment: &Environment, source: &ModelSource, threads: usize) -> Result<Segmenter, Error> {
+        Segmenter::load_on(environment, source, threads, Device::Cpu)
+    }
+
+    /// Loads a model to run on `device`. A device that cannot be used (not in this build of ONNX Runtime, no
+    /// driver, no GPU, an operator it lacks) is an error of kind `Device`, never a silent CPU session: the
+    /// caller decides about falling back.
+    pub fn load_on(
+        environment: &Environment,
+        source: &ModelSource,
+        threads: usize,
+        device: Device,
+    ) -> Result<Segmenter, Error> {
         let path = &source.path;
         check_model_file(path)?;
         let invalid =
             |e: &dyn std::fmt::Display| Error::model(format!("{} is not a usable ONNX model: {e}", path.display()));
         let configure =
             |e: ort::Error<SessionBuilder>| Error::runtime(format!("cannot configure the ONNX Runtime session: {e}"));
-        let session = Session::builder(environment)
+        let mut builder = Session::builder(environment)
             .map_err(|e| Error::runtime(format!("cannot create an ONNX Runtime session: {e}")))?
             .with_intra_threads(threads.max(1))
             .map_err(configure)?
@@ -71,9 +84,20 @@ impl Segmenter {
             .map_err(configure)?
             // Spinning threads burn a core while idle between frames; OBS needs that core.
             .with_intra_op_spinning(false)
-            .map_err(configure)?
-            .commit_from_file(path)
-            .map_err(|e| invalid(&e))?;
+            .map_err(configure)?;
+        if let Some(ep) = execution_provider(device) {
+            // error_on_failure: a provider that cannot register is reported, not skipped in favour of the CPU.
+            builder = builder
+                .with_execution_providers([ep.error_on_failure()])
+                .map_err(|e| Error::device(plain_ort_message(&e.to_string())))?;
+        }
+        let session = builder.commit_from_file(path).map_err(|e| {
+            if device == Device::Cpu {
+                invalid(&e)
+            } else {
+                Error::device(format!("session creation failed: {}", plain_ort_message(&e.to_string())))
+            }
+        })?;
 
         let (input, output) = match (session.inputs().first(), session.outputs().first()) {
             (Some(i), Some(o)) => (i, o),
@@ -122,6 +146,29 @@ impl Segmenter {
     }
 }
 
+/// ONNX Runtime's message without its source location and status code prefix
+/// ("/src/...cc:2043 ... [ONNXRuntimeError] : 1 : FAIL : Failed to load ..." -> "Failed to load ...").
+fn plain_ort_message(message: &str) -> String {
+    let rest = match message.find("[ONNXRuntimeError]") {
+        Some(i) => message[i..].splitn(4, " : ").nth(3).unwrap_or(&message[i..]),
+        None => message,
+    };
+    rest.trim().trim_end_matches('.').to_string()
+}
+
+/// The execution provider for a device other than the CPU.
+fn execution_provider(device: Device) -> Option<ort::ep::ExecutionProviderDispatch> {
+    Some(match device {
+        Device::Cpu => return None,
+        Device::Cuda => ort::ep::CUDA::default().build(),
+        Device::TensorRt => ort::ep::TensorRT::default().build(),
+        Device::Rocm => ort::ep::ROCm::default().build(),
+        Device::OpenVino => ort::ep::OpenVINO::default().build(),
+        Device::DirectMl => ort::ep::DirectML::default().build(),
+        Device::CoreMl => ort::ep::CoreML::default().build(),
+    })
+}
+
 /// Catches the common file problems before ONNX Runtime does, with plainer messages than it gives.
 fn check_model_file(path: &Path) -> Result<(), Error> {
     match std::fs::metadata(path) {
@@ -136,6 +183,21 @@ fn check_model_file(path: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ort_messages_lose_their_source_location() {
+        let raw = "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 onnxruntime::Provider& \
+                   onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library x.so \
+                   with error: libcublasLt.so.13: cannot open shared object file";
+        assert_eq!(
+            plain_ort_message(raw),
+            "Failed to load library x.so with error: libcublasLt.so.13: cannot open shared object file"
+        );
+        assert_eq!(
+            plain_ort_message("CUDA execution provider is not enabled in this build."),
+            "CUDA execution provider is not enabled in this build"
+        );
+    }
 
     #[test]
     fn file_problems_are_named() {

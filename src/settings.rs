@@ -21,6 +21,7 @@ pub mod keys {
     pub const FEATHER: &str = "feather";
     pub const LIGHT_WRAP: &str = "light_wrap";
     pub const SYNC_VIDEO: &str = "sync_video";
+    pub const DEVICE: &str = "device";
 }
 
 /// Declares a settings enum stored as a stable string, with its list of values in display order.
@@ -74,6 +75,47 @@ string_setting!(
     }
 );
 
+string_setting!(
+    /// Where inference runs: the CPU, or an ONNX Runtime execution provider (when the loaded runtime has it).
+    Device {
+        Cpu => "cpu",
+        Cuda => "cuda",
+        TensorRt => "tensorrt",
+        Rocm => "rocm",
+        OpenVino => "openvino",
+        DirectMl => "directml",
+        CoreMl => "coreml",
+    }
+);
+
+impl Device {
+    /// The name people know it by, for the status line and the logs.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Device::Cpu => "CPU",
+            Device::Cuda => "CUDA",
+            Device::TensorRt => "TensorRT",
+            Device::Rocm => "ROCm",
+            Device::OpenVino => "OpenVINO",
+            Device::DirectMl => "DirectML",
+            Device::CoreMl => "CoreML",
+        }
+    }
+
+    /// The execution provider's name in ONNX Runtime (`GetAvailableProviders`).
+    pub fn provider_name(self) -> &'static str {
+        match self {
+            Device::Cpu => "CPUExecutionProvider",
+            Device::Cuda => "CUDAExecutionProvider",
+            Device::TensorRt => "TensorrtExecutionProvider",
+            Device::Rocm => "ROCMExecutionProvider",
+            Device::OpenVino => "OpenVINOExecutionProvider",
+            Device::DirectMl => "DmlExecutionProvider",
+            Device::CoreMl => "CoreMLExecutionProvider",
+        }
+    }
+}
+
 /// An inclusive numeric range with its default, as shown on a slider.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Range<T> {
@@ -112,6 +154,7 @@ pub const DEFAULT_SYNC_VIDEO: bool = false;
 pub const DEFAULT_MODE: BackgroundMode = BackgroundMode::Blur;
 pub const DEFAULT_FIT: ImageFit = ImageFit::Cover;
 pub const DEFAULT_MODEL: ModelChoice = ModelChoice::SelfieGeneral;
+pub const DEFAULT_DEVICE: Device = Device::Cpu;
 /// Chroma-key green, so Color mode works with a downstream chroma key out of the box.
 pub const DEFAULT_COLOR: Rgba = Rgba { r: 0, g: 255, b: 0, a: 255 };
 
@@ -181,6 +224,8 @@ pub struct Settings {
     pub light_wrap: f32,
     /// Delay the video to show each frame with the mask computed from it.
     pub sync_video: bool,
+    /// Where inference runs; falls back to the CPU when the device cannot run the model.
+    pub device: Device,
 }
 
 impl Default for Settings {
@@ -202,6 +247,7 @@ impl Default for Settings {
             feather: FEATHER.default as u32,
             light_wrap: LIGHT_WRAP.default as f32,
             sync_video: DEFAULT_SYNC_VIDEO,
+            device: DEFAULT_DEVICE,
         }
     }
 }
@@ -241,6 +287,7 @@ impl Settings {
                 .filter(|v| v.is_finite())
                 .map_or(d.light_wrap, |v| LIGHT_WRAP.clamp(v) as f32),
             sync_video: source.boolean(keys::SYNC_VIDEO).unwrap_or(d.sync_video),
+            device: choice(keys::DEVICE).and_then(|s| Device::from_key(&s)).unwrap_or(d.device),
         }
     }
 }
@@ -285,6 +332,7 @@ mod tests {
         m.0.insert(keys::IMAGE_PATH, "  /tmp/a.png ".into());
         m.0.insert(keys::GROW, "-99".into());
         m.0.insert(keys::EDGE_REFINE, "false".into());
+        m.0.insert(keys::DEVICE, "quantum".into());
         let s = Settings::read(&m);
         assert_eq!(s.mode, BackgroundMode::Transparent);
         assert_eq!(s.blur_strength, 100);
@@ -295,6 +343,9 @@ mod tests {
         assert_eq!(s.image_path, "/tmp/a.png");
         assert_eq!(s.grow, -20);
         assert!(!s.edge_refine);
+        assert_eq!(s.device, Device::Cpu);
+        m.0.insert(keys::DEVICE, "cuda".into());
+        assert_eq!(Settings::read(&m).device, Device::Cuda);
     }
 
     #[test]
@@ -307,6 +358,9 @@ mod tests {
         }
         for c in ModelChoice::ALL {
             assert_eq!(ModelChoice::from_key(c.key()), Some(*c));
+        }
+        for d in Device::ALL {
+            assert_eq!(Device::from_key(d.key()), Some(*d));
         }
     }
 

@@ -1,6 +1,7 @@
 //! What the worker reports about itself: model state and throughput, for the status line and the logs.
 
 use crate::error::Error;
+use crate::settings::Device;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -22,11 +23,35 @@ pub struct WorkerStatus {
     pub ms_per_mask: f32,
     /// Masks published during the last full second.
     pub masks_per_second: f32,
+    /// Where the running model runs.
+    pub device: Device,
+    /// Set when the chosen device could not run the model and the CPU took over.
+    pub fallback: Option<Fallback>,
+}
+
+/// The chosen device failed (at session creation or on the first run), so the model runs on the CPU.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fallback {
+    pub wanted: Device,
+    pub reason: String,
+}
+
+impl Fallback {
+    /// One line for the log and the tests: "CUDA unavailable (reason); running on CPU".
+    pub fn describe(&self) -> String {
+        format!("{} unavailable ({}); running on CPU", self.wanted.display_name(), self.reason)
+    }
 }
 
 impl Default for WorkerStatus {
     fn default() -> Self {
-        WorkerStatus { state: ModelState::Idle, ms_per_mask: 0.0, masks_per_second: 0.0 }
+        WorkerStatus {
+            state: ModelState::Idle,
+            ms_per_mask: 0.0,
+            masks_per_second: 0.0,
+            device: Device::Cpu,
+            fallback: None,
+        }
     }
 }
 

@@ -2,13 +2,14 @@
 //! OBS's graphics or UI threads), takes the newest frame from a latest-frame slot, and publishes the newest
 //! mask with the sequence number of the frame it came from. Callers never wait for it.
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::latest_slot::{LatestSlot, Taken};
 use crate::mask::Mask;
 use crate::preprocess::RgbaView;
 use crate::runtime;
 use crate::segmenter::{ModelSource, Segmenter};
-use crate::status::{ModelState, RateMeter, WorkerStatus};
+use crate::settings::Device;
+use crate::status::{Fallback, ModelState, RateMeter, WorkerStatus};
 use crate::temporal::TemporalFilter;
 use parking_lot::Mutex;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -39,6 +40,8 @@ pub struct WorkerConfig {
     pub runtime_library: PathBuf,
     pub model: ModelSource,
     pub threads: usize,
+    /// Where to run the model; the CPU takes over if this device fails.
+    pub device: Device,
 }
 
 type StateListener = Box<dyn Fn(&ModelState) + Send + Sync>;
@@ -187,9 +190,36 @@ fn set_state(shared: &Shared, state: ModelState) {
     (shared.on_state_change)(&state);
 }
 
-fn load(config: &WorkerConfig) -> Result<Segmenter, Error> {
+/// Records where the model runs and whether the CPU took over; tells the listener when that changed.
+fn set_device(shared: &Shared, device: Device, fallback: Option<Fallback>) {
+    let mut status = shared.status.lock();
+    if status.device == device && status.fallback == fallback {
+        return;
+    }
+    if let Some(f) = &fallback {
+        log::warn!("[{}] {}", shared.name, f.describe());
+    }
+    status.device = device;
+    status.fallback = fallback;
+    let state = status.state.clone();
+    drop(status);
+    (shared.on_state_change)(&state);
+}
+
+/// A session on the configured device or, when that device cannot run the model, on the CPU (with the reason).
+fn load(config: &WorkerConfig) -> Result<(Segmenter, Option<Fallback>), Error> {
     let environment = runtime::environment(&config.runtime_library)?;
-    Segmenter::load(&environment, &config.model, config.threads)
+    if config.device != Device::Cpu {
+        match Segmenter::load_on(&environment, &config.model, config.threads, config.device) {
+            Ok(s) => return Ok((s, None)),
+            Err(e) if e.kind == ErrorKind::Device => {
+                let fallback = Fallback { wanted: config.device, reason: e.message };
+                return Ok((Segmenter::load(&environment, &config.model, config.threads)?, Some(fallback)));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((Segmenter::load(&environment, &config.model, config.threads)?, None))
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -202,6 +232,9 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 fn run(shared: &Shared) {
     let mut segmenter: Option<Segmenter> = None;
+    // The config of the running session, and whether it runs on the configured (non-CPU) device.
+    let mut current: Option<WorkerConfig> = None;
+    let mut on_device = false;
     let mut temporal = TemporalFilter::default();
     let mut meter = RateMeter::new(Instant::now());
     loop {
@@ -213,19 +246,24 @@ fn run(shared: &Shared) {
             set_state(shared, ModelState::Loading(config.model.label.clone()));
             let started = Instant::now();
             match catch_unwind(|| load(&config)) {
-                Ok(Ok(s)) => {
+                Ok(Ok((s, fallback))) => {
+                    let device = if fallback.is_some() { Device::Cpu } else { config.device };
                     log::info!(
-                        "[{}] loaded {} ({}x{}, {} thread(s)) in {} ms",
+                        "[{}] loaded {} ({}x{}, {} thread(s), {}) in {} ms",
                         shared.name,
                         config.model.path.display(),
                         s.spec().width,
                         s.spec().height,
                         config.threads,
+                        device.display_name(),
                         started.elapsed().as_millis()
                     );
                     *shared.input_size.lock() = Some((s.spec().width, s.spec().height));
+                    on_device = device != Device::Cpu;
+                    set_device(shared, device, fallback);
                     set_state(shared, ModelState::Ready(config.model.label.clone()));
                     segmenter = Some(s);
+                    current = Some(config);
                 }
                 Ok(Err(e)) => set_state(shared, ModelState::Failed(e)),
                 Err(p) => set_state(
@@ -258,6 +296,25 @@ fn run(shared: &Shared) {
                     status.ms_per_mask = meter.ms_per_mask;
                     status.masks_per_second = meter.masks_per_second;
                 }
+                Ok(Err(e)) if on_device => {
+                    // The device took the session but cannot run it: the CPU takes over from the next frame.
+                    on_device = false;
+                    let config = current.clone().expect("a running session has a config");
+                    let reason = format!("first run failed: {}", e.message);
+                    let cpu = runtime::environment(&config.runtime_library)
+                        .and_then(|env| Segmenter::load(&env, &config.model, config.threads));
+                    match cpu {
+                        Ok(s) => {
+                            segmenter = Some(s);
+                            set_device(shared, Device::Cpu, Some(Fallback { wanted: config.device, reason }));
+                        }
+                        Err(e) => {
+                            segmenter = None;
+                            *shared.input_size.lock() = None;
+                            set_state(shared, ModelState::Failed(e));
+                        }
+                    }
+                }
                 Ok(Err(e)) => {
                     segmenter = None;
                     *shared.input_size.lock() = None;
@@ -285,6 +342,7 @@ mod tests {
             runtime_library: runtime::library_from_env().unwrap_or_else(|| "/nonexistent/libonnxruntime.so".into()),
             model: ModelSource::custom(path.into()),
             threads: 1,
+            device: Device::Cpu,
         }
     }
 
@@ -324,6 +382,52 @@ mod tests {
         worker.stop();
         assert!(started.elapsed() < Duration::from_secs(1), "stop took {:?}", started.elapsed());
         assert!(worker.thread.is_none());
+    }
+
+    #[test]
+    fn an_unusable_device_falls_back_to_the_cpu_and_masks_still_come() {
+        let Some(library) = runtime::library_from_env() else {
+            eprintln!("ORT_DYLIB_PATH not set: skipped");
+            return;
+        };
+        let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(crate::model::SELFIE_GENERAL.file);
+        let changes = Arc::new(AtomicUsize::new(0));
+        let counter = changes.clone();
+        let mut worker = Worker::start("test", move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        // This machine has no GPU: the CPU build of ONNX Runtime has no CUDA provider at all, and the GPU build
+        // finds no CUDA libraries or driver. Either way the session must come up on the CPU, saying why.
+        worker.configure(WorkerConfig {
+            runtime_library: library,
+            model: ModelSource::catalog(&crate::model::SELFIE_GENERAL, model),
+            threads: 1,
+            device: Device::Cuda,
+        });
+        let s = wait_for(&worker, |s| matches!(s.state, ModelState::Ready(_) | ModelState::Failed(_)));
+        assert!(matches!(s.state, ModelState::Ready(_)), "{s:?}");
+        if runtime::device_available(Device::Cuda) == Some(true) && s.fallback.is_none() {
+            eprintln!("CUDA works here: nothing to fall back from");
+            return;
+        }
+        assert_eq!(s.device, Device::Cpu);
+        let fallback = s.fallback.clone().expect("the status names the fallback");
+        assert_eq!(fallback.wanted, Device::Cuda);
+        let line = fallback.describe();
+        eprintln!("{line}");
+        assert!(line.starts_with("CUDA unavailable (") && line.ends_with("); running on CPU"), "{line}");
+        assert!(!fallback.reason.is_empty());
+        let (w, h) = worker.input_size().expect("a model runs");
+        for seq in 0..3 {
+            worker.submit(Frame { seq, width: w, height: h, rgba: vec![128; (w * h * 4) as usize] });
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while worker.latest_mask().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(worker.latest_mask().is_some(), "no mask from the CPU session");
+        worker.stop();
     }
 
     #[test]

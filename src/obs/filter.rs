@@ -15,7 +15,7 @@ use crate::image_loader::ImageLoader;
 use crate::model::catalog_entry;
 use crate::runtime;
 use crate::segmenter::ModelSource;
-use crate::settings::{self, keys, BackgroundMode, ImageFit, ModelChoice, Settings};
+use crate::settings::{self, keys, BackgroundMode, Device, ImageFit, ModelChoice, Settings};
 use crate::status::ModelState;
 use crate::worker::{Worker, WorkerConfig};
 use obs_wrapper::obs_sys::{
@@ -66,7 +66,7 @@ impl Filter {
             images,
             pipeline: Mutex::new(pipeline.ok()),
             install_error,
-            runtime_library: find_runtime_library(),
+            runtime_library: runtime::plugin_library(),
         };
         filter.apply(settings);
         filter
@@ -77,6 +77,7 @@ impl Filter {
             runtime_library: self.runtime_library.clone(),
             model: model_source(&settings),
             threads: settings.threads as usize,
+            device: settings.device,
         };
         {
             // Reload only when the model changes, or to retry one that failed (the user may have fixed it).
@@ -121,7 +122,7 @@ impl Filter {
                         Some(l) if l.synced => fill(&text("Status.Synced"), &[&l.frames.to_string()]),
                         Some(l) => fill(&text("Status.Behind"), &[&l.frames.to_string()]),
                     };
-                    fill(
+                    let ready = fill(
                         &text("Status.Ready"),
                         &[
                             label,
@@ -129,7 +130,15 @@ impl Filter {
                             &format!("{:.0}", status.masks_per_second),
                             &lag_text,
                         ],
-                    )
+                    );
+                    match &status.fallback {
+                        Some(f) => {
+                            let note = fill(&text("Status.Fallback"), &[f.wanted.display_name(), &f.reason]);
+                            format!("{note} · {ready}")
+                        }
+                        None if status.device != Device::Cpu => format!("{} · {ready}", status.device.display_name()),
+                        None => ready,
+                    }
                 }
             },
         }
@@ -164,15 +173,29 @@ fn model_source(settings: &Settings) -> ModelSource {
     }
 }
 
-/// ONNX Runtime beside the plugin binary; the first candidate is reported if none exists.
-fn find_runtime_library() -> PathBuf {
-    let candidates = module::binary_dir().map(|d| runtime::library_candidates(&d)).unwrap_or_default();
-    candidates
+/// The choices of the Inference device list: the CPU, the devices the loaded ONNX Runtime offers, and the
+/// chosen one even when it is not offered (so the window shows what is set; the status line says why it
+/// does not run). Before the runtime has loaded only the CPU and the chosen device are known.
+fn device_choices(available: Option<&[Device]>, chosen: Device) -> Vec<Device> {
+    Device::ALL
         .iter()
-        .find(|p| p.is_file())
-        .or(candidates.first())
-        .cloned()
-        .unwrap_or_else(|| PathBuf::from(runtime::LIBRARY_FILE))
+        .copied()
+        .filter(|&d| d == Device::Cpu || d == chosen || available.is_some_and(|a| a.contains(&d)))
+        .collect()
+}
+
+fn device_items(chosen: Device) -> Vec<(String, &'static str)> {
+    let available = runtime::available_devices();
+    device_choices(available.as_deref(), chosen)
+        .into_iter()
+        .map(|d| {
+            let label = text(&format!("Device.{}", d.key()));
+            let offered = d == Device::Cpu || available.as_ref().is_some_and(|a| a.contains(&d));
+            let label =
+                if offered || available.is_none() { label } else { format!("{label} {}", text("Device.Missing")) };
+            (label, d.key())
+        })
+        .collect()
 }
 
 fn defaults(data: Data) {
@@ -190,6 +213,7 @@ fn defaults(data: Data) {
     data.set_default_int(keys::FEATHER, settings::FEATHER.default);
     data.set_default_double(keys::LIGHT_WRAP, settings::LIGHT_WRAP.default);
     data.set_default_bool(keys::SYNC_VIDEO, settings::DEFAULT_SYNC_VIDEO);
+    data.set_default_string(keys::DEVICE, settings::DEFAULT_DEVICE.key());
 }
 
 /// Locale key of a choice's label: e.g. "Mode.Blur", "Fit.Cover", "Model.selfie_general".
@@ -230,6 +254,9 @@ fn properties(filter: Option<&Filter>) -> Properties {
         .tooltip(&text("Temporal.Tooltip"));
     props.checkbox(keys::SYNC_VIDEO, &text("SyncVideo")).tooltip(&text("SyncVideo.Tooltip"));
     props.int_slider(keys::THREADS, &text("Threads"), settings::THREADS).tooltip(&text("Threads.Tooltip"));
+    // Reads only what the worker recorded when the runtime loaded: never loads or queries ONNX Runtime here.
+    let chosen = filter.map_or(settings::DEFAULT_DEVICE, |f| f.settings.lock().device);
+    props.list(keys::DEVICE, &text("Device"), &device_items(chosen)).tooltip(&text("Device.Tooltip"));
     props
 }
 
@@ -324,6 +351,16 @@ pub fn register() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_list_is_cpu_plus_what_the_runtime_offers_plus_the_choice() {
+        use Device::*;
+        assert_eq!(device_choices(None, Cpu), vec![Cpu]);
+        assert_eq!(device_choices(None, Cuda), vec![Cpu, Cuda]);
+        assert_eq!(device_choices(Some(&[Cpu]), Cpu), vec![Cpu]);
+        assert_eq!(device_choices(Some(&[Cpu, Cuda, TensorRt]), Cpu), vec![Cpu, Cuda, TensorRt]);
+        assert_eq!(device_choices(Some(&[Cpu]), OpenVino), vec![Cpu, OpenVino]);
+    }
 
     #[test]
     fn templates_are_filled_in_order() {

@@ -45,15 +45,21 @@ pub fn data_dir() -> PathBuf {
     PathBuf::from(unsafe { CStr::from_ptr(raw) }.to_string_lossy().into_owned())
 }
 
-/// The folder holding the plugin binary.
-pub fn binary_dir() -> Option<PathBuf> {
+/// The plugin binary, as OBS found it (normalised: OBS joins its search folder and the file name with an
+/// extra slash, "/usr//lib/...").
+pub fn binary_path() -> Option<PathBuf> {
     // SAFETY: OBS owns the returned string for the module's lifetime.
     let raw = unsafe { obs_get_module_binary_path(current()) };
     if raw.is_null() {
         return None;
     }
     let path = PathBuf::from(unsafe { CStr::from_ptr(raw) }.to_string_lossy().into_owned());
-    path.parent().map(|p| p.to_path_buf())
+    Some(path.components().collect())
+}
+
+/// The folder holding the plugin binary.
+pub fn binary_dir() -> Option<PathBuf> {
+    binary_path().and_then(|p| p.parent().map(|p| p.to_path_buf()))
 }
 
 #[no_mangle]
@@ -75,8 +81,12 @@ pub extern "C" fn obs_module_ver() -> u32 {
 pub extern "C" fn obs_module_load() -> bool {
     guard("obs_module_load", false, || {
         logger::init();
+        if let Some(dir) = binary_dir() {
+            crate::runtime::set_search_dirs(&dir);
+        }
         filter::register();
-        log::info!("loaded version {}", env!("CARGO_PKG_VERSION"));
+        let from = binary_path().map_or_else(|| "?".into(), |p| p.display().to_string());
+        log::info!("loaded version {} from {from}", env!("CARGO_PKG_VERSION"));
         true
     })
 }

@@ -100,9 +100,11 @@ def e2e(tmp_path_factory) -> Iterator[E2E]:
         sample_file = plugin_root / "data" / "sample" / "astronaut.png"  # as installed, like the demo
     else:
         sample_file = h.REPO / "data" / "sample" / "astronaut.png"
-    system_copy = Path("/usr/lib/x86_64-linux-gnu/obs-plugins") / f"{h.PLUGIN}.so"
-    if installed and system_copy.exists():
-        print(f"warning: {system_copy} exists; OBS loads it too and the first copy wins")
+    if installed and h.SYSTEM_PLUGIN.exists():
+        # OBS would load both copies and the first one registered wins: the test could silently exercise the
+        # system-wide install instead of the build under test.
+        pytest.fail(f"{h.SYSTEM_PLUGIN} exists (a system-wide install, e.g. the .deb or scripts/setup --system): "
+                    "remove it (dpkg -r obs-virtual-background) before testing the per-user build")
 
     background = home / "background.png"
     Image.fromarray(h.pattern_image((400, 300))).save(background)

@@ -34,6 +34,10 @@ import obs_config  # noqa: E402  (scripts/obs_config.py: writes OBS scene collec
 
 PLUGIN = "obs-virtual-background"
 LOG_PREFIX = f"[{PLUGIN}]"
+# Where Debian's OBS loads system-wide plugins from (the .deb and `scripts/setup --system` install here).
+SYSTEM_PLUGIN_DIR = Path("/usr/lib/x86_64-linux-gnu/obs-plugins")
+SYSTEM_PLUGIN = SYSTEM_PLUGIN_DIR / f"{PLUGIN}.so"
+SYSTEM_DATA_DIR = Path("/usr/share/obs/obs-plugins") / PLUGIN
 
 
 def free_port() -> int:
@@ -166,6 +170,9 @@ class ObsInstance:
                    XDG_CACHE_HOME=str(self.home / ".cache"),
                    LIBGL_ALWAYS_SOFTWARE="1", QT_QPA_PLATFORM="xcb")
         env.pop("WAYLAND_DISPLAY", None)
+        # The plugin must find ONNX Runtime on its own (RUNPATH), never through the test environment.
+        for var in ("LD_LIBRARY_PATH", "ORT_DYLIB_PATH"):
+            env.pop(var, None)
         self.started_at = time.monotonic()
         self.obs = subprocess.Popen(
             ["obs", "--multi", "--disable-missing-files-check", "--minimize-to-tray",

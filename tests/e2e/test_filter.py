@@ -38,11 +38,11 @@ def first_wait(e2e: E2E) -> float:
     return FIRST_WAIT if "first_mask_s" not in e2e.timings else WAIT
 
 
-def colour_mode_iou(e2e: E2E, s: Subject, name: str) -> None:
+def colour_mode_iou(e2e: E2E, s: Subject, name: str, extra: dict | None = None) -> None:
     """Set Color mode with a colour absent from the picture; person = pixels not of that colour."""
     colour = h.pick_absent_colour(s.reference, COLOUR_TOL + 8)
-    e2e.obs.set_filter_settings(s.source, FILTER, {"mode": "color", "color": h.colour_to_obs(colour)},
-                                reset=True)
+    e2e.obs.set_filter_settings(s.source, FILTER, {"mode": "color", "color": h.colour_to_obs(colour),
+                                                   **(extra or {})}, reset=True)
 
     def measure():
         shot = e2e.obs.screenshot(s.source)
@@ -178,6 +178,31 @@ def test_missing_model_passes_video_through_then_recovers(e2e: E2E) -> None:
 
     # Back to the shipped model: masks come back.
     colour_mode_iou(e2e, s, "recovered-color")
+
+
+def test_runtime_found_through_the_plugin_runpath(e2e: E2E) -> None:
+    """The plugin loads its private ONNX Runtime by file name, resolved by its RUNPATH ($ORIGIN), with neither
+    LD_LIBRARY_PATH nor ORT_DYLIB_PATH set for OBS (the harness removes both)."""
+    e2e.require_plugin()
+    e2e.require_person()
+    expected = e2e.obs.home / ".config/obs-studio/plugins" / h.PLUGIN / "bin/64bit/libonnxruntime.so.1.31.1"
+    lines = [l for l in e2e.obs.plugin_log_lines() if "ONNX Runtime loaded from" in l]
+    assert lines, "no 'ONNX Runtime loaded from' line in the log"
+    assert f"ONNX Runtime loaded from {expected} (found through the plugin's RUNPATH)" in lines[0], lines[0]
+
+
+def test_unavailable_device_falls_back_to_cpu(e2e: E2E) -> None:
+    """Inference device CUDA on a machine without it: the CPU takes over, one log line says why, and the
+    output is as correct as on the CPU."""
+    e2e.require_plugin()
+    s = e2e.require_person()
+    before = len(e2e.obs.plugin_log_lines())
+    colour_mode_iou(e2e, s, "device-cuda-fallback", {"device": "cuda"})
+    new = e2e.obs.plugin_log_lines()[before:]
+    notes = [l for l in new if "CUDA unavailable (" in l and l.rstrip().endswith("running on CPU")]
+    assert len(notes) == 1, "expected one fallback line, plugin lines were:\n" + "\n".join(new)
+    loaded = [l for l in new if "loaded " in l and ", CPU)" in l]
+    assert loaded, "the model was not reported loaded on the CPU:\n" + "\n".join(new)
 
 
 def test_media_source_color_mode(e2e: E2E) -> None:

@@ -98,7 +98,12 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
                 }
             }
             let (pre, inf, post) = (Spread::of(pre), Spread::of(inf), Spread::of(post));
-            let config = WorkerConfig { runtime_library: library.clone(), model: source.clone(), threads: t };
+            let config = WorkerConfig {
+                runtime_library: library.clone(),
+                model: source.clone(),
+                threads: t,
+                device: obs_virtual_background::settings::Device::Cpu,
+            };
             let rate = worker_rate(config, w, h, &frame)?;
             let cell = |s: &Spread| format!("{:.2} / {:.2}", s.median, s.p90);
             println!(
