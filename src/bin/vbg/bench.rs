@@ -126,6 +126,9 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
         }
     }
 
+    // The setting flags (--edge-refine, --temporal, --grow ...) shape the compositing, to price each stage;
+    // `--model` picks the models above and does not apply here.
+    let base = Settings::read(&args);
     let mut compositor = Compositor::new(Gpu::new()?)?;
     let adapter = compositor.gpu().describe();
     println!("\ncompositing on {adapter} (upload, passes, read back; median / p90 ms)");
@@ -134,7 +137,7 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     for (w, h) in COMPOSITE_SIZES {
         let frame = test_frame(w, h);
         for mode in COMPOSITE_MODES {
-            let settings = Settings { mode, ..Settings::default() };
+            let settings = Settings { mode, ..base.clone() };
             let mut samples = Vec::new();
             for i in 0..WARMUP + runs.min(60) {
                 let started = Instant::now();
