@@ -32,6 +32,7 @@ pub fn environment(library: &Path) -> Result<ort::environment::Environment, Erro
             library.display()
         )));
     }
+    check_library(library)?;
     let builder = ort::init_from(library)
         .map_err(|e| Error::runtime(format!("cannot load ONNX Runtime from {}: {e}", library.display())))?;
     let created = builder
@@ -41,6 +42,49 @@ pub fn environment(library: &Path) -> Result<ort::environment::Environment, Erro
         .map_err(|e| Error::runtime(format!("cannot start ONNX Runtime: {e}")))?;
     *env = Some(created.clone());
     Ok(created)
+}
+
+/// Checks that `library` is an ONNX Runtime offering the API this plugin was built for, before `ort` commits to
+/// it: `ort` keeps the first library it loads for the life of the process, and an older runtime accepted there
+/// aborts the whole process (OBS) at session creation. Returns the library's version.
+pub fn check_library(library: &Path) -> Result<String, Error> {
+    let shown = library.display();
+    // SAFETY: loading runs the library's initialisers; it is the library the plugin is about to use anyway.
+    let lib = unsafe { libloading::Library::new(library) }
+        .map_err(|e| Error::runtime(format!("cannot load ONNX Runtime from {shown}: {e}")))?;
+    type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
+    // SAFETY: the symbol, when present, has this signature in every ONNX Runtime release.
+    let get_base = unsafe { lib.get::<GetApiBase>(b"OrtGetApiBase") }
+        .map_err(|_| Error::runtime(format!("{shown} is not ONNX Runtime (it has no OrtGetApiBase)")))?;
+    // SAFETY: OrtGetApiBase takes no arguments and returns a pointer to a static struct (checked for null).
+    let base = unsafe { get_base() };
+    if base.is_null() {
+        return Err(Error::runtime(format!("{shown} is not a usable ONNX Runtime (OrtGetApiBase returned nothing)")));
+    }
+    // SAFETY: `base` points to the library's static OrtApiBase; the version string is static and NUL-terminated.
+    let version = unsafe {
+        let raw = ((*base).GetVersionString)();
+        if raw.is_null() {
+            String::new()
+        } else {
+            std::ffi::CStr::from_ptr(raw).to_string_lossy().into_owned()
+        }
+    };
+    let wanted = ort::sys::ORT_API_VERSION;
+    let minor = version.split('.').nth(1).and_then(|m| m.parse::<u32>().ok()).unwrap_or(0);
+    // SAFETY: GetApi only looks the version up; it returns null for a version it does not offer.
+    let api = if minor >= wanted { unsafe { ((*base).GetApi)(wanted) } } else { std::ptr::null() };
+    if api.is_null() {
+        let found = if version.is_empty() { "of unknown version".to_string() } else { format!("version {version}") };
+        let why = if minor >= wanted { format!("does not offer API {wanted}") } else { "is too old".to_string() };
+        return Err(Error::runtime(format!(
+            "ONNX Runtime at {shown} ({found}) {why}: this plugin needs 1.{wanted} or newer (reinstall the plugin, \
+             which ships {LIBRARY_FILE})"
+        )));
+    }
+    // A usable library stays loaded: `ort` opens it again next, and unloading ONNX Runtime is not safe.
+    std::mem::forget(lib);
+    Ok(version)
 }
 
 /// The library named by `ORT_DYLIB_PATH`, for tests and tools run from a build tree.

@@ -31,6 +31,8 @@ use std::sync::Arc;
 pub const FILTER_ID: &std::ffi::CStr = c"virtual_background_filter";
 const EFFECT_FILE: &str = "effects/virtual_background.effect";
 const STATUS: &str = "status";
+/// Settings key holding the status line (not a user setting: the filter writes it).
+const STATUS_SETTING: &str = "status_text";
 
 struct Filter {
     source: FilterSource,
@@ -48,8 +50,8 @@ struct Filter {
 impl Filter {
     fn new(source: FilterSource, settings: Settings) -> Filter {
         let name = source.name();
-        let worker = Worker::start(&name, move |_: &ModelState| source.refresh_properties());
-        let images = ImageLoader::start(move |_| source.refresh_properties());
+        let worker = Worker::start(&name, move |_: &ModelState| source.on_ui_thread(publish_status));
+        let images = ImageLoader::start(&name, move |_| source.on_ui_thread(publish_status));
         let pipeline = match module::data_file(EFFECT_FILE) {
             Some(path) => with_graphics(|| RenderPipeline::new(&path)),
             None => Err(format!("{EFFECT_FILE} is missing from the plugin's data folder (reinstall the plugin)")),
@@ -91,6 +93,8 @@ impl Filter {
             self.images.request(&settings.image_path);
         }
         *self.settings.lock() = Arc::new(settings);
+        // Settings replaced wholesale (obs-websocket's overlay=false) lose the status key: put it back.
+        self.source.on_ui_thread(publish_status);
     }
 
     fn render(&self) {
@@ -146,6 +150,16 @@ impl Drop for Filter {
             with_graphics(|| drop(pipeline));
         }
     }
+}
+
+/// On the UI thread after a state change: the status line into the settings (key `status_text`, for
+/// obs-websocket clients and scripts, which cannot see properties) and into an open properties window.
+fn publish_status(source: FilterSource, data: *mut c_void) {
+    // SAFETY: `data` is null or this filter's data, kept alive by the source reference the task holds.
+    if let Some(f) = unsafe { filter(data) } {
+        source.set_setting_string(STATUS_SETTING, &f.status_line());
+    }
+    source.refresh_properties();
 }
 
 /// Replaces %1, %2, ... in a translated template.

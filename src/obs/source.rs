@@ -1,8 +1,9 @@
 //! Safe calls on the filter's own `obs_source_t`.
 
 use super::graphics::{Effect, TextureRef};
+use super::guard::guard;
 use obs_wrapper::obs_sys::*;
-use std::ffi::CStr;
+use std::ffi::{c_void, CStr, CString};
 
 /// The filter's source. OBS keeps it alive for as long as the filter's data exists (create to destroy), and
 /// its functions may be called from any thread.
@@ -62,6 +63,57 @@ impl FilterSource {
     pub fn refresh_properties(self) {
         unsafe { obs_source_update_properties(self.0) };
     }
+
+    /// Runs `task` later on OBS's UI thread with the filter's data (null while it is being created), if the
+    /// filter still exists then. Callable from any thread; never waits.
+    pub fn on_ui_thread(self, task: UiTask) {
+        // A weak reference: a task still queued when the filter goes away must neither keep it alive nor
+        // touch it. The task owns the reference and releases it.
+        let weak = unsafe { obs_source_get_weak_source(self.0) };
+        if weak.is_null() {
+            return;
+        }
+        let param = Box::into_raw(Box::new(QueuedTask { weak, task }));
+        unsafe { obs_queue_task(obs_task_type_OBS_TASK_UI, Some(run_queued_task), param.cast(), false) };
+    }
+
+    /// Sets a string in the filter's settings (where obs-websocket's GetSourceFilter and scripts can read it),
+    /// unless it already has that value. Call on the UI thread, where OBS itself edits settings.
+    pub fn set_setting_string(self, key: &str, value: &str) {
+        let (Ok(k), Ok(v)) = (CString::new(key), CString::new(value.replace('\0', " "))) else { return };
+        unsafe {
+            let data = obs_source_get_settings(self.0);
+            if data.is_null() {
+                return;
+            }
+            let current = obs_data_get_string(data, k.as_ptr());
+            if current.is_null() || CStr::from_ptr(current) != v.as_c_str() {
+                obs_data_set_string(data, k.as_ptr(), v.as_ptr());
+            }
+            obs_data_release(data);
+        }
+    }
+}
+
+/// Work for the UI thread: the filter's source (held for the call) and its data pointer.
+pub type UiTask = fn(FilterSource, *mut c_void);
+
+struct QueuedTask {
+    weak: *mut obs_weak_source_t,
+    task: UiTask,
+}
+
+unsafe extern "C" fn run_queued_task(param: *mut c_void) {
+    guard("ui task", (), || unsafe {
+        let queued = Box::from_raw(param as *mut QueuedTask);
+        let source = obs_weak_source_get_source(queued.weak);
+        obs_weak_source_release(queued.weak);
+        if source.is_null() {
+            return; // the filter is gone
+        }
+        (queued.task)(FilterSource(source), obs_obj_get_data(source.cast()));
+        obs_source_release(source);
+    })
 }
 
 /// Timestamp of the video frame being rendered: equal across every view drawn within one frame.
