@@ -175,6 +175,11 @@ _TIMINGS: dict = {}
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    import faults
+    if faults.RESULTS:
+        terminalreporter.write_sep("-", "reliability results")
+        for r in faults.RESULTS:
+            terminalreporter.write_line(f"{r['case']}: {r['result']}")
     if _TIMINGS:
         terminalreporter.write_sep("-", "e2e timings (seconds)")
         for k, v in _TIMINGS.items():
