@@ -10,7 +10,7 @@ use super::locale::{text, text_ptr};
 use super::module;
 use super::properties::{set_visible, Data, Properties};
 use super::render::RenderPipeline;
-use super::source::FilterSource;
+use super::source::{FilterSource, WeakSource};
 use crate::image_loader::ImageLoader;
 use crate::model::catalog_entry;
 use crate::runtime;
@@ -45,13 +45,26 @@ struct Filter {
     pipeline: Mutex<Option<RenderPipeline>>,
     install_error: Option<String>,
     runtime_library: PathBuf,
+    /// Taken in `create`; the worker and picture threads hold their own copies.
+    weak: Option<WeakSource>,
 }
 
 impl Filter {
     fn new(source: FilterSource, settings: Settings) -> Filter {
         let name = source.name();
-        let worker = Worker::start(&name, move |_: &ModelState| source.on_ui_thread(publish_status));
-        let images = ImageLoader::start(&name, move |_| source.on_ui_thread(publish_status));
+        let weak = source.weak();
+        let for_worker = weak.clone();
+        let worker = Worker::start(&name, move |_: &ModelState| {
+            if let Some(w) = &for_worker {
+                w.on_ui_thread(publish_status)
+            }
+        });
+        let for_images = weak.clone();
+        let images = ImageLoader::start(&name, move |_| {
+            if let Some(w) = &for_images {
+                w.on_ui_thread(publish_status)
+            }
+        });
         let pipeline = match module::data_file(EFFECT_FILE) {
             Some(path) => with_graphics(|| RenderPipeline::new(&path)),
             None => Err(format!("{EFFECT_FILE} is missing from the plugin's data folder (reinstall the plugin)")),
@@ -69,6 +82,7 @@ impl Filter {
             pipeline: Mutex::new(pipeline.ok()),
             install_error,
             runtime_library: find_runtime_library(),
+            weak,
         };
         filter.apply(settings);
         filter
@@ -94,7 +108,9 @@ impl Filter {
         }
         *self.settings.lock() = Arc::new(settings);
         // Settings replaced wholesale (obs-websocket's overlay=false) lose the status key: put it back.
-        self.source.on_ui_thread(publish_status);
+        if let Some(w) = &self.weak {
+            w.on_ui_thread(publish_status);
+        }
     }
 
     fn render(&self) {

@@ -64,17 +64,13 @@ impl FilterSource {
         unsafe { obs_source_update_properties(self.0) };
     }
 
-    /// Runs `task` later on OBS's UI thread with the filter's data (null while it is being created), if the
-    /// filter still exists then. Callable from any thread; never waits.
-    pub fn on_ui_thread(self, task: UiTask) {
-        // A weak reference: a task still queued when the filter goes away must neither keep it alive nor
-        // touch it. The task owns the reference and releases it.
+    /// A weak reference to this source, for work queued from other threads. Take it while the source is
+    /// surely alive (in `create`): OBS 29 destroys a source on its destruction thread after dropping its own
+    /// weak reference, so asking for a new one from a thread that may run during `destroy` could touch
+    /// freed memory.
+    pub fn weak(self) -> Option<WeakSource> {
         let weak = unsafe { obs_source_get_weak_source(self.0) };
-        if weak.is_null() {
-            return;
-        }
-        let param = Box::into_raw(Box::new(QueuedTask { weak, task }));
-        unsafe { obs_queue_task(obs_task_type_OBS_TASK_UI, Some(run_queued_task), param.cast(), false) };
+        (!weak.is_null()).then_some(WeakSource(weak))
     }
 
     /// Sets a string in the filter's settings (where obs-websocket's GetSourceFilter and scripts can read it),
@@ -95,21 +91,52 @@ impl FilterSource {
     }
 }
 
+/// A counted weak reference to the filter's source: it never keeps the filter alive, and never dangles.
+pub struct WeakSource(*mut obs_weak_source_t);
+
+// SAFETY: libobs weak references are atomically counted and may be used and released from any thread.
+unsafe impl Send for WeakSource {}
+unsafe impl Sync for WeakSource {}
+
+impl Clone for WeakSource {
+    fn clone(&self) -> WeakSource {
+        // SAFETY: `self` holds a reference, so the weak object is alive while another is added.
+        unsafe { obs_weak_source_addref(self.0) };
+        WeakSource(self.0)
+    }
+}
+
+impl Drop for WeakSource {
+    fn drop(&mut self) {
+        unsafe { obs_weak_source_release(self.0) };
+    }
+}
+
+impl WeakSource {
+    /// Runs `task` later on OBS's UI thread with the filter's data (null while it is being created), if the
+    /// filter still exists then. Callable from any thread, also while the filter is being destroyed; never
+    /// waits.
+    pub fn on_ui_thread(&self, task: UiTask) {
+        let param = Box::into_raw(Box::new(QueuedTask { weak: self.clone(), task }));
+        unsafe { obs_queue_task(obs_task_type_OBS_TASK_UI, Some(run_queued_task), param.cast(), false) };
+    }
+}
+
 /// Work for the UI thread: the filter's source (held for the call) and its data pointer.
 pub type UiTask = fn(FilterSource, *mut c_void);
 
 struct QueuedTask {
-    weak: *mut obs_weak_source_t,
+    weak: WeakSource,
     task: UiTask,
 }
 
 unsafe extern "C" fn run_queued_task(param: *mut c_void) {
     guard("ui task", (), || unsafe {
         let queued = Box::from_raw(param as *mut QueuedTask);
-        let source = obs_weak_source_get_source(queued.weak);
-        obs_weak_source_release(queued.weak);
+        // Null once the filter is being destroyed (its strong count has run out).
+        let source = obs_weak_source_get_source(queued.weak.0);
         if source.is_null() {
-            return; // the filter is gone
+            return;
         }
         (queued.task)(FilterSource(source), obs_obj_get_data(source.cast()));
         obs_source_release(source);
