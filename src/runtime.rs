@@ -107,6 +107,22 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_is_no_library_is_refused() {
+        let path = std::env::temp_dir().join(format!("vbg-not-a-library-{}.so", std::process::id()));
+        std::fs::write(&path, b"not an ELF file").unwrap();
+        let e = check_library(&path).unwrap_err();
+        assert!(e.message.contains("cannot load ONNX Runtime"), "{e}");
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn the_shipped_library_passes_the_check() {
+        let Some(library) = library_from_env() else { return };
+        let version = check_library(&library).unwrap();
+        assert!(version.starts_with("1."), "{version}");
+    }
+
+    #[test]
     fn candidates_cover_both_install_layouts() {
         let c = library_candidates(Path::new("/p"));
         assert_eq!(c[0], Path::new("/p/libonnxruntime.so.1.31.1"));
