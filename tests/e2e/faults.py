@@ -37,10 +37,13 @@ MODEL_SIZE = 64
 RESULTS: list[dict] = []
 
 
-def record(case: str, checked: str, result: str) -> None:
+def record(case: str, checked: str, result: str, file: str = "results.json") -> None:
+    """Adds a row to the results (printed at the end of the pytest run, and saved under `file`)."""
     RESULTS.append({"case": case, "checked": checked, "result": result})
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "results.json").write_text(json.dumps(RESULTS, indent=2) + "\n")
+    RESULTS[-1]["file"] = file
+    rows = [r for r in RESULTS if r["file"] == file]
+    (ARTIFACTS / file).write_text(json.dumps(rows, indent=2) + "\n")
 
 
 # ---- inputs ------------------------------------------------------------------------------------------
@@ -112,7 +115,13 @@ def expect_fault(obs: h.ObsInstance, source: str, reference: np.ndarray, setting
     assert all(w in faults[0] for w in words), f"the log line does not name the fault ({words}): {faults[0]}"
     assert len(new) - (0 if since is None else len([l for l in new if not FAULT_LINE.search(l)])) <= 3, \
         f"{len(new)} plugin lines for one fault:\n" + "\n".join(new[:20])
-    return Fault(passthrough_s=secs, frames=frames, status=status, line=faults[0].split("] ", 1)[-1])
+    return Fault(passthrough_s=secs, frames=frames, status=status, line=short_reason(faults[0]))
+
+
+def short_reason(line: str) -> str:
+    """A log line's reason without the prefixes and with file names for paths, for the results table."""
+    reason = re.split(r"unchanged: |not shown: ", line, maxsplit=1)[-1]
+    return re.sub(r"(?<![\w.])/(?:[^\s/:]+/)+", "", reason)
 
 
 def colour_iou(shot: np.ndarray, colour: tuple[int, int, int], gt: np.ndarray) -> float:

@@ -161,4 +161,4 @@ def test_long_run_memory_and_leaks(tmp_path_factory) -> None:
     f.record(f"Long run: {SECONDS / 60:.0f} min at 1280x720, 30 fps canvas, {n} setting changes",
              "RSS growth after the first minute < 20 MB; leak count at shutdown <= without the plugin",
              f"pass: RSS {at_minute:.0f} MB at 1 min, {end:.0f} MB at the end ({growth:+.1f} MB, peak "
-             f"{peak_after:+.1f} MB); leaks {leaks} (without the plugin {base_leaks}); {fps:.1f} fps rendered")
+             f"{peak_after:+.1f} MB); leaks {leaks} (without the plugin {base_leaks}); {fps:.1f} fps rendered", file="long-run-results.json")
