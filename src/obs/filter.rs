@@ -172,10 +172,12 @@ impl Drop for Filter {
 /// obs-websocket clients and scripts, which cannot see properties) and into an open properties window.
 fn publish_status(source: FilterSource, data: *mut c_void) {
     // SAFETY: `data` is null or this filter's data, kept alive by the source reference the task holds.
-    if let Some(f) = unsafe { filter(data) } {
-        source.set_setting_string(STATUS_SETTING, &f.status_line());
+    let Some(f) = (unsafe { filter(data) }) else { return };
+    // Only a new line rebuilds an open properties window: every settings change queues this task, and a
+    // rebuild on each step of a slider being dragged would get in the user's way.
+    if source.set_setting_string(STATUS_SETTING, &f.status_line()) {
+        source.refresh_properties();
     }
-    source.refresh_properties();
 }
 
 /// Replaces %1, %2, ... in a translated template.

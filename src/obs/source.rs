@@ -74,19 +74,22 @@ impl FilterSource {
     }
 
     /// Sets a string in the filter's settings (where obs-websocket's GetSourceFilter and scripts can read it),
-    /// unless it already has that value. Call on the UI thread, where OBS itself edits settings.
-    pub fn set_setting_string(self, key: &str, value: &str) {
-        let (Ok(k), Ok(v)) = (CString::new(key), CString::new(value.replace('\0', " "))) else { return };
+    /// unless it already has that value; returns whether it changed. Call on the UI thread, where OBS itself
+    /// edits settings.
+    pub fn set_setting_string(self, key: &str, value: &str) -> bool {
+        let (Ok(k), Ok(v)) = (CString::new(key), CString::new(value.replace('\0', " "))) else { return false };
         unsafe {
             let data = obs_source_get_settings(self.0);
             if data.is_null() {
-                return;
+                return false;
             }
             let current = obs_data_get_string(data, k.as_ptr());
-            if current.is_null() || CStr::from_ptr(current) != v.as_c_str() {
+            let changed = current.is_null() || CStr::from_ptr(current) != v.as_c_str();
+            if changed {
                 obs_data_set_string(data, k.as_ptr(), v.as_ptr());
             }
             obs_data_release(data);
+            changed
         }
     }
 }
