@@ -19,6 +19,8 @@ pub struct LoadedImage {
 type ErrorListener = Box<dyn Fn(Option<&Error>) + Send + Sync>;
 
 struct Shared {
+    /// The filter's name, for the log.
+    name: String,
     requests: LatestSlot<String>,
     /// The newest finished load, until the graphics thread takes it.
     loaded: Mutex<Option<LoadedImage>>,
@@ -35,8 +37,9 @@ pub struct ImageLoader {
 
 impl ImageLoader {
     /// `on_error_change` runs on the loader thread when the error appears, changes or clears.
-    pub fn start(on_error_change: impl Fn(Option<&Error>) + Send + Sync + 'static) -> ImageLoader {
+    pub fn start(name: &str, on_error_change: impl Fn(Option<&Error>) + Send + Sync + 'static) -> ImageLoader {
         let shared = Arc::new(Shared {
+            name: name.to_string(),
             requests: LatestSlot::default(),
             loaded: Mutex::new(None),
             last: Mutex::new(None),
@@ -45,9 +48,7 @@ impl ImageLoader {
         });
         let thread = {
             let shared = shared.clone();
-            std::thread::Builder::new()
-                .name("vbg-image".into())
-                .spawn(move || run(&shared))
+            crate::threads::spawn("vbg-image", move || run(&shared))
                 .map_err(|e| log::error!("cannot start the image loading thread: {e}"))
                 .ok()
         };
@@ -100,9 +101,6 @@ fn run(shared: &Shared) {
         let result = std::panic::catch_unwind(|| background_image::load(Path::new(&path)))
             .unwrap_or_else(|_| Err(Error::image(format!("cannot decode background image {path}"))));
         let error = result.as_ref().err().cloned();
-        if let Some(e) = &error {
-            log::warn!("{e}");
-        }
         {
             // A newer request may have arrived while decoding; only the newest path's outcome counts.
             let mut last = shared.last.lock();
@@ -119,6 +117,10 @@ fn run(shared: &Shared) {
         };
         *shared.loaded.lock() = Some(LoadedImage { path, result });
         if changed {
+            // Once per distinct problem: retrying the same broken file on every settings change stays quiet.
+            if let Some(e) = &error {
+                log::warn!("[{}] background image not shown: {e}", shared.name);
+            }
             (shared.on_error_change)(error.as_ref());
         }
     }
@@ -148,7 +150,7 @@ mod tests {
         image::save_buffer(&good, &[9u8; 4 * 4 * 4], 4, 4, image::ExtendedColorType::Rgba8).unwrap();
         let missing = dir.join("later.png");
 
-        let mut loader = ImageLoader::start(|_| {});
+        let mut loader = ImageLoader::start("test", |_| {});
         loader.request(missing.to_str().unwrap());
         let l = wait_loaded(&loader);
         assert!(l.result.is_err());
@@ -179,7 +181,7 @@ mod tests {
             image::save_buffer(&p, &vec![0u8; (w * 4) as usize], w, 1, image::ExtendedColorType::Rgba8).unwrap();
             paths.push(p);
         }
-        let loader = ImageLoader::start(|_| {});
+        let loader = ImageLoader::start("test", |_| {});
         for p in &paths {
             loader.request(p.to_str().unwrap());
         }

@@ -18,6 +18,7 @@ pub mod segmenter;
 pub mod settings;
 pub mod status;
 pub mod temporal;
+pub mod threads;
 pub mod worker;
 
 #[cfg(feature = "plugin")]

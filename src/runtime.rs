@@ -110,24 +110,15 @@ pub fn environment(library: &Path) -> Result<ort::environment::Environment, Erro
         return Ok(e.clone());
     }
     // A bare file name goes to the dynamic linker (the plugin's RUNPATH); a path must point at the file.
-    let by_name = library.parent().is_none_or(|p| p.as_os_str().is_empty());
+    let by_name = is_bare_name(library);
     if !by_name && !library.is_file() {
         return Err(Error::runtime(format!(
             "ONNX Runtime library not found at {} (run scripts/setup to install it)",
             library.display()
         )));
     }
-    let builder = ort::init_from(library).map_err(|e| {
-        if by_name {
-            Error::runtime(format!(
-                "ONNX Runtime library {} not found in the plugin's RUNPATH ({}): reinstall the plugin ({e})",
-                library.display(),
-                search_dirs_text()
-            ))
-        } else {
-            Error::runtime(format!("cannot load ONNX Runtime from {}: {e}", library.display()))
-        }
-    })?;
+    check_library(library)?;
+    let builder = ort::init_from(library).map_err(|e| load_error(library, e))?;
     let created = builder
         .with_name("obs-virtual-background")
         .with_telemetry(false)
@@ -144,6 +135,66 @@ pub fn environment(library: &Path) -> Result<ort::environment::Environment, Erro
         names.join(", ")
     );
     Ok(created)
+}
+
+/// Why `library` could not be loaded (missing or not a library); by bare name, the RUNPATH folders searched.
+fn load_error(library: &Path, e: impl std::fmt::Display) -> Error {
+    if is_bare_name(library) {
+        Error::runtime(format!(
+            "cannot load ONNX Runtime {} through the plugin's RUNPATH ({}): {e} (reinstall the plugin)",
+            library.display(),
+            search_dirs_text()
+        ))
+    } else {
+        Error::runtime(format!("cannot load ONNX Runtime from {}: {e}", library.display()))
+    }
+}
+
+/// A bare file name goes to the dynamic linker (the plugin's RUNPATH); anything else is a path.
+fn is_bare_name(library: &Path) -> bool {
+    library.parent().is_none_or(|p| p.as_os_str().is_empty())
+}
+
+/// Checks that `library` is an ONNX Runtime offering the API this plugin was built for, before `ort` commits to
+/// it: `ort` keeps the first library it loads for the life of the process, and an older runtime accepted there
+/// aborts the whole process (OBS) at session creation. Returns the library's version.
+pub fn check_library(library: &Path) -> Result<String, Error> {
+    let shown = library.display();
+    // SAFETY: loading runs the library's initialisers; it is the library the plugin is about to use anyway.
+    let lib = unsafe { libloading::Library::new(library) }.map_err(|e| load_error(library, e))?;
+    type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
+    // SAFETY: the symbol, when present, has this signature in every ONNX Runtime release.
+    let get_base = unsafe { lib.get::<GetApiBase>(b"OrtGetApiBase") }
+        .map_err(|_| Error::runtime(format!("{shown} is not ONNX Runtime (it has no OrtGetApiBase)")))?;
+    // SAFETY: OrtGetApiBase takes no arguments and returns a pointer to a static struct (checked for null).
+    let base = unsafe { get_base() };
+    if base.is_null() {
+        return Err(Error::runtime(format!("{shown} is not a usable ONNX Runtime (OrtGetApiBase returned nothing)")));
+    }
+    // SAFETY: `base` points to the library's static OrtApiBase; the version string is static and NUL-terminated.
+    let version = unsafe {
+        let raw = ((*base).GetVersionString)();
+        if raw.is_null() {
+            String::new()
+        } else {
+            std::ffi::CStr::from_ptr(raw).to_string_lossy().into_owned()
+        }
+    };
+    let wanted = ort::sys::ORT_API_VERSION;
+    let minor = version.split('.').nth(1).and_then(|m| m.parse::<u32>().ok()).unwrap_or(0);
+    // SAFETY: GetApi only looks the version up; it returns null for a version it does not offer.
+    let api = if minor >= wanted { unsafe { ((*base).GetApi)(wanted) } } else { std::ptr::null() };
+    if api.is_null() {
+        let found = if version.is_empty() { "of unknown version".to_string() } else { format!("version {version}") };
+        let why = if minor >= wanted { format!("does not offer API {wanted}") } else { "is too old".to_string() };
+        return Err(Error::runtime(format!(
+            "ONNX Runtime at {shown} ({found}) {why}: this plugin needs 1.{wanted} or newer (reinstall the plugin, \
+             which ships {LIBRARY_FILE})"
+        )));
+    }
+    // A usable library stays loaded: `ort` opens it again next, and unloading ONNX Runtime is not safe.
+    std::mem::forget(lib);
+    Ok(version)
 }
 
 /// The library named by `ORT_DYLIB_PATH`, for tests and tools run from a build tree.
@@ -185,6 +236,22 @@ mod tests {
         let devices = available_devices().unwrap();
         assert_eq!(devices.first(), Some(&Device::Cpu));
         assert_eq!(device_available(Device::Cpu), Some(true));
+    }
+
+    #[test]
+    fn a_file_that_is_no_library_is_refused() {
+        let path = std::env::temp_dir().join(format!("vbg-not-a-library-{}.so", std::process::id()));
+        std::fs::write(&path, b"not an ELF file").unwrap();
+        let e = check_library(&path).unwrap_err();
+        assert!(e.message.contains("cannot load ONNX Runtime"), "{e}");
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn the_shipped_library_passes_the_check() {
+        let Some(library) = library_from_env() else { return };
+        let version = check_library(&library).unwrap();
+        assert!(version.starts_with("1."), "{version}");
     }
 
     #[test]

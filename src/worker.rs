@@ -60,6 +60,9 @@ struct Shared {
     /// Temporal smoothing (f32 bits): a live setting, applied without reloading anything.
     smoothing: AtomicU32,
     on_state_change: StateListener,
+    /// The failure last written to the log: the same failure again (a retry after an unrelated settings
+    /// change) is not logged again until a model has run.
+    logged_failure: Mutex<Option<Error>>,
 }
 
 pub struct Worker {
@@ -82,12 +85,11 @@ impl Worker {
             failed: AtomicBool::new(false),
             smoothing: AtomicU32::new(0f32.to_bits()),
             on_state_change: Box::new(on_state_change),
+            logged_failure: Mutex::new(None),
         });
         let thread = {
             let shared = shared.clone();
-            std::thread::Builder::new()
-                .name("vbg-inference".into())
-                .spawn(move || run(&shared))
+            crate::threads::spawn("vbg-inference", move || run(&shared))
                 .map_err(|e| log::error!("cannot start the inference thread: {e}"))
                 .ok()
         };
@@ -176,8 +178,17 @@ fn set_state(shared: &Shared, state: ModelState) {
         return;
     }
     match &state {
-        ModelState::Ready(label) => log::info!("[{}] model ready: {label}", shared.name),
-        ModelState::Failed(e) => log::warn!("[{}] passing video through unchanged: {e}", shared.name),
+        ModelState::Ready(label) => {
+            *shared.logged_failure.lock() = None;
+            log::info!("[{}] model ready: {label}", shared.name)
+        }
+        ModelState::Failed(e) => {
+            let mut logged = shared.logged_failure.lock();
+            if logged.as_ref() != Some(e) {
+                log::warn!("[{}] passing video through unchanged: {e}", shared.name);
+                *logged = Some(e.clone());
+            }
+        }
         _ => {}
     }
     if !matches!(state, ModelState::Ready(_)) {

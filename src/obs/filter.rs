@@ -10,7 +10,7 @@ use super::locale::{text, text_ptr};
 use super::module;
 use super::properties::{set_visible, Data, Properties};
 use super::render::RenderPipeline;
-use super::source::FilterSource;
+use super::source::{FilterSource, WeakSource};
 use crate::image_loader::ImageLoader;
 use crate::model::catalog_entry;
 use crate::runtime;
@@ -31,6 +31,8 @@ use std::sync::Arc;
 pub const FILTER_ID: &std::ffi::CStr = c"virtual_background_filter";
 const EFFECT_FILE: &str = "effects/virtual_background.effect";
 const STATUS: &str = "status";
+/// Settings key holding the status line (not a user setting: the filter writes it).
+const STATUS_SETTING: &str = "status_text";
 
 struct Filter {
     source: FilterSource,
@@ -43,13 +45,26 @@ struct Filter {
     pipeline: Mutex<Option<RenderPipeline>>,
     install_error: Option<String>,
     runtime_library: PathBuf,
+    /// Taken in `create`; the worker and picture threads hold their own copies.
+    weak: Option<WeakSource>,
 }
 
 impl Filter {
     fn new(source: FilterSource, settings: Settings) -> Filter {
         let name = source.name();
-        let worker = Worker::start(&name, move |_: &ModelState| source.refresh_properties());
-        let images = ImageLoader::start(move |_| source.refresh_properties());
+        let weak = source.weak();
+        let for_worker = weak.clone();
+        let worker = Worker::start(&name, move |_: &ModelState| {
+            if let Some(w) = &for_worker {
+                w.on_ui_thread(publish_status)
+            }
+        });
+        let for_images = weak.clone();
+        let images = ImageLoader::start(&name, move |_| {
+            if let Some(w) = &for_images {
+                w.on_ui_thread(publish_status)
+            }
+        });
         let pipeline = match module::data_file(EFFECT_FILE) {
             Some(path) => with_graphics(|| RenderPipeline::new(&path)),
             None => Err(format!("{EFFECT_FILE} is missing from the plugin's data folder (reinstall the plugin)")),
@@ -67,6 +82,7 @@ impl Filter {
             pipeline: Mutex::new(pipeline.ok()),
             install_error,
             runtime_library: runtime::plugin_library(),
+            weak,
         };
         filter.apply(settings);
         filter
@@ -92,6 +108,10 @@ impl Filter {
             self.images.request(&settings.image_path);
         }
         *self.settings.lock() = Arc::new(settings);
+        // Settings replaced wholesale (obs-websocket's overlay=false) lose the status key: put it back.
+        if let Some(w) = &self.weak {
+            w.on_ui_thread(publish_status);
+        }
     }
 
     fn render(&self) {
@@ -154,6 +174,18 @@ impl Drop for Filter {
         if let Some(pipeline) = pipeline {
             with_graphics(|| drop(pipeline));
         }
+    }
+}
+
+/// On the UI thread after a state change: the status line into the settings (key `status_text`, for
+/// obs-websocket clients and scripts, which cannot see properties) and into an open properties window.
+fn publish_status(source: FilterSource, data: *mut c_void) {
+    // SAFETY: `data` is null or this filter's data, kept alive by the source reference the task holds.
+    let Some(f) = (unsafe { filter(data) }) else { return };
+    // Only a new line rebuilds an open properties window: every settings change queues this task, and a
+    // rebuild on each step of a slider being dragged would get in the user's way.
+    if source.set_setting_string(STATUS_SETTING, &f.status_line()) {
+        source.refresh_properties();
     }
 }
 

@@ -93,7 +93,10 @@ pub extern "C" fn obs_module_load() -> bool {
 
 #[no_mangle]
 pub extern "C" fn obs_module_unload() {
-    guard("obs_module_unload", (), || log::info!("unloaded"));
+    guard("obs_module_unload", (), || {
+        // Every filter's threads are joined when OBS destroys it, before this point.
+        log::info!("unloaded ({} plugin threads still running)", crate::threads::running())
+    });
 }
 
 /// # Safety

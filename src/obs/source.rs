@@ -1,8 +1,9 @@
 //! Safe calls on the filter's own `obs_source_t`.
 
 use super::graphics::{Effect, TextureRef};
+use super::guard::guard;
 use obs_wrapper::obs_sys::*;
-use std::ffi::CStr;
+use std::ffi::{c_void, CStr, CString};
 
 /// The filter's source. OBS keeps it alive for as long as the filter's data exists (create to destroy), and
 /// its functions may be called from any thread.
@@ -62,6 +63,87 @@ impl FilterSource {
     pub fn refresh_properties(self) {
         unsafe { obs_source_update_properties(self.0) };
     }
+
+    /// A weak reference to this source, for work queued from other threads. Take it while the source is
+    /// surely alive (in `create`): OBS 29 destroys a source on its destruction thread after dropping its own
+    /// weak reference, so asking for a new one from a thread that may run during `destroy` could touch
+    /// freed memory.
+    pub fn weak(self) -> Option<WeakSource> {
+        let weak = unsafe { obs_source_get_weak_source(self.0) };
+        (!weak.is_null()).then_some(WeakSource(weak))
+    }
+
+    /// Sets a string in the filter's settings (where obs-websocket's GetSourceFilter and scripts can read it),
+    /// unless it already has that value; returns whether it changed. Call on the UI thread, where OBS itself
+    /// edits settings.
+    pub fn set_setting_string(self, key: &str, value: &str) -> bool {
+        let (Ok(k), Ok(v)) = (CString::new(key), CString::new(value.replace('\0', " "))) else { return false };
+        unsafe {
+            let data = obs_source_get_settings(self.0);
+            if data.is_null() {
+                return false;
+            }
+            let current = obs_data_get_string(data, k.as_ptr());
+            let changed = current.is_null() || CStr::from_ptr(current) != v.as_c_str();
+            if changed {
+                obs_data_set_string(data, k.as_ptr(), v.as_ptr());
+            }
+            obs_data_release(data);
+            changed
+        }
+    }
+}
+
+/// A counted weak reference to the filter's source: it never keeps the filter alive, and never dangles.
+pub struct WeakSource(*mut obs_weak_source_t);
+
+// SAFETY: libobs weak references are atomically counted and may be used and released from any thread.
+unsafe impl Send for WeakSource {}
+unsafe impl Sync for WeakSource {}
+
+impl Clone for WeakSource {
+    fn clone(&self) -> WeakSource {
+        // SAFETY: `self` holds a reference, so the weak object is alive while another is added.
+        unsafe { obs_weak_source_addref(self.0) };
+        WeakSource(self.0)
+    }
+}
+
+impl Drop for WeakSource {
+    fn drop(&mut self) {
+        unsafe { obs_weak_source_release(self.0) };
+    }
+}
+
+impl WeakSource {
+    /// Runs `task` later on OBS's UI thread with the filter's data (null while it is being created), if the
+    /// filter still exists then. Callable from any thread, also while the filter is being destroyed; never
+    /// waits.
+    pub fn on_ui_thread(&self, task: UiTask) {
+        let param = Box::into_raw(Box::new(QueuedTask { weak: self.clone(), task }));
+        unsafe { obs_queue_task(obs_task_type_OBS_TASK_UI, Some(run_queued_task), param.cast(), false) };
+    }
+}
+
+/// Work for the UI thread: the filter's source (held for the call) and its data pointer.
+pub type UiTask = fn(FilterSource, *mut c_void);
+
+struct QueuedTask {
+    weak: WeakSource,
+    task: UiTask,
+}
+
+unsafe extern "C" fn run_queued_task(param: *mut c_void) {
+    guard("ui task", (), || unsafe {
+        let queued = Box::from_raw(param as *mut QueuedTask);
+        // Null once the filter is being destroyed (its strong count has run out).
+        let source = obs_weak_source_get_source(queued.weak.0);
+        if source.is_null() {
+            return;
+        }
+        (queued.task)(FilterSource(source), obs_obj_get_data(source.cast()));
+        obs_source_release(source);
+    })
 }
 
 /// Timestamp of the video frame being rendered: equal across every view drawn within one frame.

@@ -100,9 +100,9 @@ def e2e(tmp_path_factory) -> Iterator[E2E]:
         sample_file = plugin_root / "data" / "sample" / "astronaut.png"  # as installed, like the demo
     else:
         sample_file = h.REPO / "data" / "sample" / "astronaut.png"
-    if installed and h.SYSTEM_PLUGIN.exists():
+    if installed and h.SYSTEM_PLUGIN.exists() and not h.hides_system_copy():
         # OBS would load both copies and the first one registered wins: the test could silently exercise the
-        # system-wide install instead of the build under test.
+        # system-wide install instead of the build under test (hidden when a mount namespace is possible).
         pytest.fail(f"{h.SYSTEM_PLUGIN} exists (a system-wide install, e.g. the .deb or scripts/setup --system): "
                     "remove it (dpkg -r obs-virtual-background) before testing the per-user build")
 
@@ -177,6 +177,11 @@ _TIMINGS: dict = {}
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    import faults
+    if faults.RESULTS:
+        terminalreporter.write_sep("-", "reliability results")
+        for r in faults.RESULTS:
+            terminalreporter.write_line(f"{r['case']}: {r['result']}")
     if _TIMINGS:
         terminalreporter.write_sep("-", "e2e timings (seconds)")
         for k, v in _TIMINGS.items():

@@ -40,6 +40,13 @@ SYSTEM_PLUGIN = SYSTEM_PLUGIN_DIR / f"{PLUGIN}.so"
 SYSTEM_DATA_DIR = Path("/usr/share/obs/obs-plugins") / PLUGIN
 
 
+def hides_system_copy() -> bool:
+    """Whether OBS instances started here hide a system-wide copy of the plugin from themselves: when one
+    exists, the package test is not running (VBG_SYSTEM_INSTALL=1), and a private mount namespace is possible."""
+    return (SYSTEM_PLUGIN.exists() and os.environ.get("VBG_SYSTEM_INSTALL") != "1"
+            and os.geteuid() == 0 and shutil.which("unshare") is not None)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -118,6 +125,8 @@ class ObsInstance:
     display: str = ""
     started_at: float = 0.0
     startup_seconds: float = 0.0
+    # Extra environment for OBS; a value of None removes the variable.
+    env: dict = field(default_factory=dict)
 
     # ---- configuration -------------------------------------------------------------------------
     @property
@@ -173,10 +182,22 @@ class ObsInstance:
         # The plugin must find ONNX Runtime on its own (RUNPATH), never through the test environment.
         for var in ("LD_LIBRARY_PATH", "ORT_DYLIB_PATH"):
             env.pop(var, None)
+        for k, v in self.env.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = str(v)
+        cmd = ["obs", "--multi", "--disable-missing-files-check", "--minimize-to-tray",
+               "--collection", self.config.collection, "--profile", self.config.profile]
+        # A system-wide copy of the plugin (the .deb, scripts/setup --system, perhaps another checkout's) would
+        # be loaded too, and the first copy registered wins: hide it from this OBS only, in a private mount
+        # namespace, so the tests always run the plugin they installed. The package test wants that copy.
+        if hides_system_copy():
+            cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                   'mount --bind /dev/null "$0" 2>/dev/null; exec "$@"', str(SYSTEM_PLUGIN), *cmd]
         self.started_at = time.monotonic()
         self.obs = subprocess.Popen(
-            ["obs", "--multi", "--disable-missing-files-check", "--minimize-to-tray",
-             "--collection", self.config.collection, "--profile", self.config.profile],
+            cmd,
             cwd=self.home, env=env, stdin=subprocess.DEVNULL,
             stdout=open(self.artifacts / "obs-stdout.txt", "w"), stderr=subprocess.STDOUT)
         self.client = self._connect(timeout)
@@ -300,6 +321,80 @@ class ObsInstance:
 
     def set_program_scene(self, scene: str) -> None:
         self.request("SetCurrentProgramScene", {"sceneName": scene})
+
+    # ---- reliability probes --------------------------------------------------------------------
+    def status_text(self, source: str, filt: str) -> str:
+        """The filter's status line, which it also keeps in its settings (key `status_text`) because
+        obs-websocket cannot read properties."""
+        return str(self.filter_settings(source, filt).get("status_text", ""))
+
+    def answers(self) -> bool:
+        """OBS is alive and obs-websocket answers a request."""
+        try:
+            return bool(self.request("GetVersion").get("obsVersion"))
+        except Exception:
+            return False
+
+    def rendered_frames(self) -> int:
+        return int(self.request("GetStats")["renderTotalFrames"])
+
+    @property
+    def pid(self) -> int:
+        return self.obs.pid
+
+    def rss_mb(self) -> float:
+        """Resident memory of the OBS process (VmRSS), in MB."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+        raise RuntimeError("no VmRSS")
+
+    def thread_names(self) -> list[str]:
+        names = []
+        for comm in Path(f"/proc/{self.pid}/task").glob("*/comm"):
+            try:
+                names.append(comm.read_text().strip())
+            except OSError:  # the thread ended meanwhile
+                pass
+        return names
+
+    def plugin_threads(self) -> int:
+        """The plugin's own threads alive now (inference and picture loading; named vbg-*)."""
+        return sum(1 for n in self.thread_names() if n.startswith("vbg-"))
+
+
+def leak_count(log_text: str) -> int | None:
+    """OBS's count of bmalloc'd blocks never freed, from the log it writes at shutdown."""
+    import re
+    m = re.findall(r"Number of memory leaks: (\d+)", log_text)
+    return int(m[-1]) if m else None
+
+
+def max_diff(a: np.ndarray, b: np.ndarray) -> int:
+    """Largest per-channel difference between two screenshots (255 when their sizes differ)."""
+    if a.shape != b.shape:
+        return 255
+    return int(np.abs(a.astype(np.int16) - b).max())
+
+
+def save_onnx_model(path: Path, nodes: list[tuple[str, list[str], list[str]]],
+                    inputs: list[tuple[str, int, list[int]]], outputs: list[tuple[str, int, list[int]]],
+                    consts: dict[str, np.ndarray], name: str, check: bool = True) -> None:
+    """Save any small ONNX graph: `inputs`/`outputs` are (name, onnx.TensorProto type, shape)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node(op, ins, outs) for op, ins, outs in nodes], name,
+        [helper.make_tensor_value_info(n, t, shape) for n, t, shape in inputs],
+        [helper.make_tensor_value_info(n, t, shape) for n, t, shape in outputs],
+        [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                              producer_name=f"obs-virtual-background {name}")
+    model.ir_version = 7
+    if check:
+        onnx.checker.check_model(model)
+    onnx.save(model, str(path))
 
 
 def install_plugin(plugin_root: Path, log: Path) -> None:

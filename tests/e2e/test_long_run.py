@@ -1,0 +1,164 @@
+"""Reliability, part 4 (not in CI's default run): a long run at 1280x720, 30 fps, with periodic setting changes.
+
+Skipped unless VBG_LONG_RUN=1 (`scripts/test --long`). VBG_LONG_RUN_SECONDS sets the length (default 600,
+as issue 5 asks); VBG_LONG_RUN_BASELINE_SECONDS the length of the run without the plugin (default 60).
+
+- Without the plugin (not installed in that OBS's HOME): the same scene for a short while, then SIGINT, for
+  OBS's own count of leaked allocations ("Number of memory leaks" at shutdown).
+- With the filter (Blur to start with) on a looping talking-head clip re-encoded to 1280x720 in a Media
+  source (frames arrive like a webcam's), a setting change every 5 s (mode, blur strength, threshold,
+  model, sync, edge refinement, image): resident memory of OBS sampled every 5 s must grow by less than
+  20 MB from the first minute to the end, and the leak count at shutdown must not exceed the baseline's.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import faults as f
+import obs_harness as h
+from conftest import EVAL_DIR, PLUGIN_ROOT_REL
+from faults import FILTER
+
+pytestmark = pytest.mark.skipif(not os.environ.get("VBG_LONG_RUN"),
+                                reason="long run: set VBG_LONG_RUN=1 (scripts/test --long)")
+
+SECONDS = float(os.environ.get("VBG_LONG_RUN_SECONDS", "600"))
+BASELINE_SECONDS = float(os.environ.get("VBG_LONG_RUN_BASELINE_SECONDS", "60"))
+SIZE = (1280, 720)
+FPS = 30
+CLIP = EVAL_DIR / "talking_head_clips" / "videos" / "videoretalking_1.mp4"
+SAMPLE_EVERY = 5.0
+CHANGE_EVERY = 5.0  # the whole cycle of changes (50 s) fits in the first minute
+WARM_UP = 60.0  # growth is measured from the end of the first minute
+MAX_GROWTH_MB = 20.0
+OUT = f.ARTIFACTS / "long-run"
+
+
+def clip_at_canvas_size(home: Path) -> Path:
+    out = home / "clip-1280x720.mp4"
+    w, hh = SIZE
+    if CLIP.is_file():
+        vf = (f"scale={w}:{hh}:force_original_aspect_ratio=increase,crop={w}:{hh}:(iw-{w})/2:(ih-{hh})*0.15,"
+              f"setsar=1,fps={FPS}")
+        cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(CLIP), "-an", "-vf", vf]
+    else:  # no evaluation data: a synthetic moving picture still exercises everything but the person
+        cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=s={w}x{hh}:r={FPS}:d=20"]
+    subprocess.run(cmd + ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", str(out)],
+                   check=True)
+    return out
+
+
+def make_obs(home: Path, out: Path, video: Path, with_filter: bool) -> h.ObsInstance:
+    media = {"local_file": str(video), "is_local_file": True, "looping": True, "restart_on_activate": False,
+             "hw_decode": False}
+    filters = [h.obs_config.filter_entry(FILTER, settings={"mode": "blur"})] if with_filter else []
+    source = h.obs_config.source("Camera", "ffmpeg_source", media, filters)
+    return h.ObsInstance(home=home, artifacts=out,
+                         config=h.ObsConfig(canvas=SIZE, fps=FPS, scenes=[h.obs_config.scene("Scene", ["Camera"])],
+                                            sources=[source]))
+
+
+CHANGES = [
+    {"mode": "blur", "blur_strength": 80},
+    {"mode": "color", "threshold": 0.6},
+    {"mode": "image", "image_fit": "cover"},
+    {"mode": "transparent", "softness": 0.2},
+    {"mode": "blur", "blur_strength": 30, "model": "selfie_landscape"},
+    {"sync_video": True},
+    {"edge_refine": False, "grow": 5, "feather": 4},
+    {"sync_video": False, "edge_refine": True, "grow": 0, "feather": 0, "model": "selfie_general"},
+    {"mode": "image", "image_fit": "contain", "light_wrap": 0.5},
+    {"mode": "blur", "blur_strength": 50, "threshold": 0.5, "softness": 0.1, "light_wrap": 0.0},
+]
+
+
+def test_long_run_memory_and_leaks(tmp_path_factory) -> None:
+    if not shutil.which("ffmpeg"):
+        pytest.skip("ffmpeg not available")
+    OUT.mkdir(parents=True, exist_ok=True)
+    work = tmp_path_factory.mktemp("long-run")
+    video = clip_at_canvas_size(work)
+    picture = work / "background.png"
+    Image.fromarray(h.pattern_image((1920, 1080))[..., :3]).save(picture)
+
+    # Baseline: the plugin is not installed in this HOME (and the harness hides a system-wide copy).
+    base = make_obs(work / "home-baseline", OUT / "baseline", video, with_filter=False)
+    try:
+        base.start()
+        time.sleep(BASELINE_SECONDS)
+        assert base.answers()
+    finally:
+        base.stop(timeout=30)
+    base_log = base.log_text()
+    assert h.LOG_PREFIX not in base_log, "the baseline OBS loaded the plugin"
+    base_leaks = h.leak_count(base_log)
+    assert base_leaks is not None, "no 'Number of memory leaks' line in the baseline OBS log"
+
+    home = work / "home-plugin"
+    h.install_plugin(home / PLUGIN_ROOT_REL, OUT / "install-plugin.txt")
+    obs = make_obs(home, OUT / "with-plugin", video, with_filter=True)
+    samples: list[dict] = []
+    try:
+        obs.start()
+        ok, status, _ = h.wait_until(lambda: obs.status_text("Camera", FILTER),
+                                     lambda s: bool(s) and not s.startswith(f.NOT_WORKING) and "…" not in s, 90,
+                                     consecutive=1)
+        assert ok, f"filter not running: {status!r}"
+        t0 = time.monotonic()
+        next_change, n = CHANGE_EVERY, 0
+        while (t := time.monotonic() - t0) < SECONDS:
+            stats = obs.request("GetStats")
+            samples.append({"t": round(t, 1), "rss_mb": round(obs.rss_mb(), 1),
+                            "frames": stats["renderTotalFrames"], "skipped": stats["renderSkippedFrames"],
+                            "threads": obs.plugin_threads()})
+            if t >= next_change:
+                change = dict(CHANGES[n % len(CHANGES)])
+                if change.get("mode") == "image":
+                    change["image_path"] = str(picture)
+                obs.set_filter_settings("Camera", FILTER, change)
+                n += 1
+                next_change += CHANGE_EVERY
+            time.sleep(SAMPLE_EVERY - (time.monotonic() - t0 - t) % SAMPLE_EVERY)
+        assert obs.answers()
+        shot = obs.screenshot("Camera")
+        h.save_png(shot, OUT / "last-frame.png")
+        seconds, code = obs.stop(timeout=10)
+    finally:
+        obs.stop()
+    log = obs.log_text()
+    leaks = h.leak_count(log)
+
+    rss = np.array([s["rss_mb"] for s in samples])
+    ts = np.array([s["t"] for s in samples])
+    at_minute = float(np.median(rss[(ts >= WARM_UP - 7.5) & (ts <= WARM_UP + 7.5)]))
+    end = float(np.median(rss[-3:]))
+    growth = end - at_minute
+    peak_after = float(rss[ts >= WARM_UP].max()) - at_minute
+    frames = samples[-1]["frames"] - samples[0]["frames"]
+    fps = frames / (samples[-1]["t"] - samples[0]["t"])
+    skipped = samples[-1]["skipped"] - samples[0]["skipped"]
+    summary = {"seconds": SECONDS, "changes": n, "rss_start_mb": float(rss[0]), "rss_at_1min_mb": at_minute,
+               "rss_end_mb": end, "growth_after_1min_mb": round(growth, 1),
+               "peak_above_1min_mb": round(peak_after, 1), "render_fps": round(fps, 1),
+               "render_skipped": skipped, "leaks_with_plugin": leaks, "leaks_baseline": base_leaks,
+               "shutdown_s": round(seconds, 2), "exit_code": code, "samples": samples}
+    (OUT / "long-run.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in summary.items() if k != "samples"}, indent=2))
+
+    assert code == 0, f"OBS exit code {code} after SIGINT"
+    assert f"{h.LOG_PREFIX} unloaded (0 plugin threads still running)" in log
+    assert growth < MAX_GROWTH_MB, f"RSS grew by {growth:.1f} MB after the first minute"
+    assert leaks is not None and leaks <= base_leaks, f"{leaks} memory leaks with the plugin, {base_leaks} without"
+    f.record(f"Long run: {SECONDS / 60:.0f} min at 1280x720, 30 fps canvas, {n} setting changes",
+             "RSS growth after the first minute < 20 MB; leak count at shutdown <= without the plugin",
+             f"pass: RSS {at_minute:.0f} MB at 1 min, {end:.0f} MB at the end ({growth:+.1f} MB, peak "
+             f"{peak_after:+.1f} MB); leaks {leaks} (without the plugin {base_leaks}); {fps:.1f} fps rendered", file="long-run-results.json")
