@@ -118,7 +118,7 @@ pub fn environment(library: &Path) -> Result<ort::environment::Environment, Erro
         )));
     }
     check_library(library)?;
-    let builder = ort::init_from(library).map_err(|e| load_error(library, e))?;
+    let builder = ort::init_from(library).map_err(|e| load_error(library, &e))?;
     let created = builder
         .with_name("obs-virtual-background")
         .with_telemetry(false)
@@ -138,7 +138,14 @@ pub fn environment(library: &Path) -> Result<ort::environment::Environment, Erro
 }
 
 /// Why `library` could not be loaded (missing or not a library); by bare name, the RUNPATH folders searched.
-fn load_error(library: &Path, e: impl std::fmt::Display) -> Error {
+fn load_error(library: &Path, error: &dyn std::error::Error) -> Error {
+    // libloading says only "dlopen failed"; the dynamic linker's reason is in the error's source.
+    let mut e = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        e = format!("{e}: {cause}");
+        source = cause.source();
+    }
     if is_bare_name(library) {
         Error::runtime(format!(
             "cannot load ONNX Runtime {} through the plugin's RUNPATH ({}): {e} (reinstall the plugin)",
@@ -161,7 +168,7 @@ fn is_bare_name(library: &Path) -> bool {
 pub fn check_library(library: &Path) -> Result<String, Error> {
     let shown = library.display();
     // SAFETY: loading runs the library's initialisers; it is the library the plugin is about to use anyway.
-    let lib = unsafe { libloading::Library::new(library) }.map_err(|e| load_error(library, e))?;
+    let lib = unsafe { libloading::Library::new(library) }.map_err(|e| load_error(library, &e))?;
     type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
     // SAFETY: the symbol, when present, has this signature in every ONNX Runtime release.
     let get_base = unsafe { lib.get::<GetApiBase>(b"OrtGetApiBase") }
