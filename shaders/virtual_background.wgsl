@@ -65,7 +65,7 @@ fn probability(uv: vec2<f32>) -> f32 {
 }
 
 // Edge-aware upsampling by a fast guided filter (He et al. 2010, 2015). In each 5x5 window of mask texels the
-// probability is fitted as a linear function of the colour of the frame the model saw (fs_guided_fit); the
+// probability is fitted as a linear function of the colour of the frame at the mask's size (fs_guided_fit); the
 // fits covering a texel are averaged (fs_guided_mean) and applied to the full-resolution colours (here), so the
 // mask's edge lands on the picture's edges at output resolution while flat regions keep the model's value.
 fn refined_probability(uv: vec2<f32>) -> f32 {

@@ -311,9 +311,12 @@ fn run(shared: &Shared) {
                     // The device took the session but cannot run it: the CPU takes over from the next frame.
                     on_device = false;
                     let config = current.clone().expect("a running session has a config");
-                    let reason = format!("first run failed: {}", e.message);
-                    let cpu = runtime::environment(&config.runtime_library)
-                        .and_then(|env| Segmenter::load(&env, &config.model, config.threads));
+                    let reason = format!("run failed: {}", e.message);
+                    let cpu = catch_unwind(AssertUnwindSafe(|| {
+                        runtime::environment(&config.runtime_library)
+                            .and_then(|env| Segmenter::load(&env, &config.model, config.threads))
+                    }))
+                    .unwrap_or_else(|p| Err(Error::runtime(format!("internal error: {}", panic_message(&*p)))));
                     match cpu {
                         Ok(s) => {
                             segmenter = Some(s);

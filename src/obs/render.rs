@@ -323,14 +323,16 @@ impl RenderPipeline {
             p.edge_refine.set_float(if settings.edge_refine { 1.0 } else { 0.0 });
             effect.draw(c"RefineMask", input, w, h);
         });
-        let steps = [[1.0 / w as f32, 0.0], [0.0, 1.0 / h as f32]];
+        let steps = |k: f32| [[k / w as f32, 0.0], [0.0, k / h as f32]];
         if plan.grow_taps != 0.0 {
-            grow_pass(p, effect, self.refine_a.texture(), &mut self.refine_b, (w, h), steps[0], plan.grow_taps);
-            grow_pass(p, effect, self.refine_b.texture(), &mut self.refine_a, (w, h), steps[1], plan.grow_taps);
+            let (s, taps) = (steps(plan.grow_step), plan.grow_taps);
+            grow_pass(p, effect, self.refine_a.texture(), &mut self.refine_b, (w, h), s[0], taps);
+            grow_pass(p, effect, self.refine_b.texture(), &mut self.refine_a, (w, h), s[1], taps);
         }
         if plan.feather_sigma > 0.0 {
-            gaussian_pass(p, effect, self.refine_a.texture(), &mut self.refine_b, (w, h), steps[0], plan.feather_sigma);
-            gaussian_pass(p, effect, self.refine_b.texture(), &mut self.refine_a, (w, h), steps[1], plan.feather_sigma);
+            let (s, sigma) = (steps(plan.feather_step), plan.feather_sigma);
+            gaussian_pass(p, effect, self.refine_a.texture(), &mut self.refine_b, (w, h), s[0], sigma);
+            gaussian_pass(p, effect, self.refine_b.texture(), &mut self.refine_a, (w, h), s[1], sigma);
         }
         self.refine_fresh = true;
         self.stabilize(settings.temporal_smoothing, input, (w, h))

@@ -141,9 +141,19 @@ unsafe extern "C" fn run_queued_task(param: *mut c_void) {
         if source.is_null() {
             return;
         }
+        // Released even if the task panics (the guard catches it), or the filter would never be destroyed.
+        let _release = ReleaseOnDrop(source);
         (queued.task)(FilterSource(source), obs_obj_get_data(source.cast()));
-        obs_source_release(source);
     })
+}
+
+/// Drops one strong reference to a source when it goes out of scope.
+struct ReleaseOnDrop(*mut obs_source_t);
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        unsafe { obs_source_release(self.0) };
+    }
 }
 
 /// Timestamp of the video frame being rendered: equal across every view drawn within one frame.

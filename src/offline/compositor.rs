@@ -450,21 +450,23 @@ impl Compositor {
             ..Default::default()
         };
         self.pass(encoder, Pass::RefineMask, Slot::Refine, Params { target_size: size, ..base }, a, refine);
-        let steps = [[1.0 / size[0], 0.0], [0.0, 1.0 / size[1]]];
+        let steps = |k: f32| [[k / size[0], 0.0], [0.0, k / size[1]]];
         if plan.grow_taps != 0.0 {
+            let s = steps(plan.grow_step);
             let grow = |step| Params { texel_step: step, target_size: size, grow: plan.grow_taps, ..base };
-            self.pass(encoder, Pass::Grow, Slot::GrowHorizontal, grow(steps[0]), b, Inputs::alpha(a));
-            self.pass(encoder, Pass::Grow, Slot::GrowVertical, grow(steps[1]), a, Inputs::alpha(b));
+            self.pass(encoder, Pass::Grow, Slot::GrowHorizontal, grow(s[0]), b, Inputs::alpha(a));
+            self.pass(encoder, Pass::Grow, Slot::GrowVertical, grow(s[1]), a, Inputs::alpha(b));
         }
         if plan.feather_sigma > 0.0 {
+            let s = steps(plan.feather_step);
             let feather = |step| Params { texel_step: step, target_size: size, sigma: plan.feather_sigma, ..base };
-            self.pass(encoder, Pass::Feather, Slot::FeatherHorizontal, feather(steps[0]), b, Inputs::image(a));
-            self.pass(encoder, Pass::Feather, Slot::FeatherVertical, feather(steps[1]), a, Inputs::image(b));
+            self.pass(encoder, Pass::Feather, Slot::FeatherHorizontal, feather(s[0]), b, Inputs::image(a));
+            self.pass(encoder, Pass::Feather, Slot::FeatherVertical, feather(s[1]), a, Inputs::image(b));
         }
         self.stabilize(encoder, base, settings.temporal_smoothing, (rw, rh));
     }
 
-    /// The guided filter's local fits at the mask's size, guided by the frame the model saw, then averaged;
+    /// The guided filter's local fits at the mask's size, guided by the frame at the mask's size, then averaged;
     /// result in `guided_mean`.
     fn guided_fit(&mut self, encoder: &mut wgpu::CommandEncoder, base: Params) {
         let (mw, mh) = (base.mask_size[0] as u32, base.mask_size[1] as u32);

@@ -43,8 +43,12 @@ SYSTEM_DATA_DIR = Path("/usr/share/obs/obs-plugins") / PLUGIN
 def hides_system_copy() -> bool:
     """Whether OBS instances started here hide a system-wide copy of the plugin from themselves: when one
     exists, the package test is not running (VBG_SYSTEM_INSTALL=1), and a private mount namespace is possible."""
-    return (SYSTEM_PLUGIN.exists() and os.environ.get("VBG_SYSTEM_INSTALL") != "1"
-            and os.geteuid() == 0 and shutil.which("unshare") is not None)
+    if not (SYSTEM_PLUGIN.exists() and os.environ.get("VBG_SYSTEM_INSTALL") != "1"
+            and os.geteuid() == 0 and shutil.which("unshare") is not None):
+        return False
+    # Root without CAP_SYS_ADMIN (a default container) cannot make a mount namespace.
+    probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
+    return probe.returncode == 0
 
 
 def free_port() -> int:
@@ -194,7 +198,7 @@ class ObsInstance:
         # namespace, so the tests always run the plugin they installed. The package test wants that copy.
         if hides_system_copy():
             cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                   'mount --bind /dev/null "$0" 2>/dev/null; exec "$@"', str(SYSTEM_PLUGIN), *cmd]
+                   'mount --bind /dev/null "$0" || exit 97; exec "$@"', str(SYSTEM_PLUGIN), *cmd]
         self.started_at = time.monotonic()
         self.obs = subprocess.Popen(
             cmd,

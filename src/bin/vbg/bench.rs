@@ -128,7 +128,7 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
 
     // The setting flags (--edge-refine, --temporal, --grow ...) shape the compositing, to price each stage;
     // `--model` picks the models above and does not apply here.
-    let base = Settings::read(&args);
+    let base = if args.value("--model") == Some("all") { Settings::read(&args) } else { args.settings()? };
     let mut compositor = Compositor::new(Gpu::new()?)?;
     let adapter = compositor.gpu().describe();
     println!("\ncompositing on {adapter} (upload, passes, read back; median / p90 ms)");
