@@ -344,11 +344,10 @@ impl RenderPipeline {
         let (mw, mh) = mask.size;
         let step = [1.0 / mw as f32, 1.0 / mh as f32];
         let (effect, p) = (&self.effect, &self.params);
-        self.guided_fit.render(mw, mh, || {
+        filter_pass(effect, c"GuidedFit", guide, &mut self.guided_fit, (mw, mh), || {
             p.guide.set_texture(guide);
             p.set_mask(mask, settings);
             p.texel_step.set_vec2(step);
-            effect.draw(c"GuidedFit", guide, mw, mh);
         });
         let fit = self.guided_fit.texture();
         filter_pass(effect, c"GuidedMean", fit, &mut self.guided_mean, (mw, mh), || {

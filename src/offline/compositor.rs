@@ -437,10 +437,8 @@ impl Compositor {
         let mask_size = (base.mask_size[0] as u32, base.mask_size[1] as u32);
         let plan = refine::plan(settings, (w, h), mask_size);
         let (rw, rh) = (plan.width, plan.height);
-        let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING;
         let format = wgpu::TextureFormat::Rgba8Unorm;
-        ensure(&self.gpu.device, &mut self.refine_a, rw, rh, format, usage);
-        ensure(&self.gpu.device, &mut self.refine_b, rw, rh, format, usage);
+        ensure_pair(&self.gpu.device, [&mut self.refine_a, &mut self.refine_b], (rw, rh), format);
         let (a, b) = (self.refine_a.as_ref().unwrap(), self.refine_b.as_ref().unwrap());
         let size = [rw as f32, rh as f32];
         let refine = Inputs {
@@ -470,10 +468,8 @@ impl Compositor {
     /// result in `guided_mean`.
     fn guided_fit(&mut self, encoder: &mut wgpu::CommandEncoder, base: Params) {
         let (mw, mh) = (base.mask_size[0] as u32, base.mask_size[1] as u32);
-        let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING;
         let format = wgpu::TextureFormat::Rgba16Float;
-        ensure(&self.gpu.device, &mut self.guided_fit, mw, mh, format, usage);
-        ensure(&self.gpu.device, &mut self.guided_mean, mw, mh, format, usage);
+        ensure_pair(&self.gpu.device, [&mut self.guided_fit, &mut self.guided_mean], (mw, mh), format);
         let (fit, mean) = (self.guided_fit.as_ref().unwrap(), self.guided_mean.as_ref().unwrap());
         let params = Params { texel_step: [1.0 / mw as f32, 1.0 / mh as f32], target_size: base.mask_size, ..base };
         let inputs = Inputs {
@@ -516,10 +512,8 @@ impl Compositor {
     fn blur(&mut self, encoder: &mut wgpu::CommandEncoder, base: Params, strength: u32, (w, h): (u32, u32)) {
         let plan = blur::plan(strength, w, h);
         let (bw, bh) = (plan.width, plan.height);
-        let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING;
         let format = wgpu::TextureFormat::Rgba16Float;
-        ensure(&self.gpu.device, &mut self.blur_a, bw, bh, format, usage);
-        ensure(&self.gpu.device, &mut self.blur_b, bw, bh, format, usage);
+        ensure_pair(&self.gpu.device, [&mut self.blur_a, &mut self.blur_b], (bw, bh), format);
         let (a, b) = (self.blur_a.as_ref().unwrap(), self.blur_b.as_ref().unwrap());
         let size = [bw as f32, bh as f32];
         let down = Params { footprint: [1.0 / size[0], 1.0 / size[1]], target_size: size, ..base };
@@ -686,6 +680,14 @@ fn ensure<'a>(
         *slot = Some(make_target(device, width, height, format, usage | wgpu::TextureUsages::COPY_SRC));
     }
     slot.as_ref().unwrap()
+}
+
+/// Two intermediate targets of one size and format that passes render into and read from in turn.
+fn ensure_pair(device: &wgpu::Device, pair: [&mut Option<Target>; 2], (w, h): (u32, u32), format: wgpu::TextureFormat) {
+    let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING;
+    for slot in pair {
+        ensure(device, slot, w, h, format, usage);
+    }
 }
 
 fn write_texture(queue: &wgpu::Queue, target: &Target, data: &[u8], bytes_per_pixel: u32) {

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 import obs_harness as h
+from conftest import PERSON_IMAGE, PLUGIN_ROOT_REL
 
 FILTER = "Virtual Background"
 ARTIFACTS = h.REPO / "artifacts" / "faults"  # not under artifacts/e2e, which conftest.py clears
@@ -35,6 +36,23 @@ COLOUR_TOL = 2
 MODEL_SIZE = 64
 
 RESULTS: list[dict] = []
+
+
+def fresh_home(tmp_path_factory, name: str) -> tuple[Path, Path, Path]:
+    """A test module's own OBS home with the plugin installed: (its artefacts folder, home, plugin root)."""
+    out = ARTIFACTS / name
+    out.mkdir(parents=True, exist_ok=True)
+    home = tmp_path_factory.mktemp(f"obs-{name}-home")
+    plugin_root = home / PLUGIN_ROOT_REL
+    h.install_plugin(plugin_root, out / "install-plugin.txt")
+    return out, home, plugin_root
+
+
+def person_png(home: Path) -> Path:
+    """The evaluation person photo saved as PNG in `home` (OBS decodes JPEG with FFmpeg, unlike the tests)."""
+    person = home / "person.png"
+    Image.open(PERSON_IMAGE).convert("RGB").save(person)
+    return person
 
 
 def record(case: str, checked: str, result: str, file: str = "results.json") -> None:

@@ -24,7 +24,7 @@ from PIL import Image
 
 import faults as f
 import obs_harness as h
-from conftest import PERSON_IMAGE, PERSON_MASK, PLUGIN_ROOT_REL
+from conftest import PERSON_IMAGE, PERSON_MASK
 from faults import FILTER
 
 GREEN = (0, 255, 0)
@@ -63,13 +63,8 @@ def env(tmp_path_factory) -> Iterator[Env]:
         pytest.skip(f"evaluation data not found: {PERSON_IMAGE}")
     if not shutil.which("ffmpeg"):
         pytest.skip("ffmpeg not available")
-    out = f.ARTIFACTS / "faults"
-    out.mkdir(parents=True, exist_ok=True)
-    home = tmp_path_factory.mktemp("obs-faults-home")
-    plugin_root = home / PLUGIN_ROOT_REL
-    h.install_plugin(plugin_root, out / "install-plugin.txt")
-    person = home / "person.png"
-    Image.open(PERSON_IMAGE).convert("RGB").save(person)
+    out, home, plugin_root = f.fresh_home(tmp_path_factory, "faults")
+    person = f.person_png(home)
     identity = home / "identity.onnx"
     f.identity_model(identity)
     pattern = home / "halves-640x480.png"

@@ -19,11 +19,10 @@ from typing import Iterator
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import faults as f
 import obs_harness as h
-from conftest import PERSON_IMAGE, PERSON_MASK, PLUGIN_ROOT_REL
+from conftest import PERSON_IMAGE, PERSON_MASK
 from faults import FILTER
 
 LIBRARY = "libonnxruntime.so.1.31.1"
@@ -80,16 +79,11 @@ def env(tmp_path_factory) -> Iterator[Env]:
         pytest.skip(f"evaluation data not found: {PERSON_IMAGE}")
     if not shutil.which("cc"):
         pytest.skip("no C compiler to build the stand-in libraries")
-    out = f.ARTIFACTS / "runtime"
-    out.mkdir(parents=True, exist_ok=True)
-    home = tmp_path_factory.mktemp("obs-runtime-home")
-    plugin_root = home / PLUGIN_ROOT_REL
-    h.install_plugin(plugin_root, out / "install-plugin.txt")
+    out, home, plugin_root = f.fresh_home(tmp_path_factory, "runtime")
     library = plugin_root / "bin" / "64bit" / LIBRARY
     real = home / "real-onnxruntime.so"
     shutil.move(library, real)
-    person = home / "person.png"
-    Image.open(PERSON_IMAGE).convert("RGB").save(person)
+    person = f.person_png(home)
     sources = [h.obs_config.source("Person", "image_source", {"file": str(person)},
                                    [h.obs_config.filter_entry(FILTER, settings={"mode": "color"})])]
     obs = h.ObsInstance(home=home, artifacts=out,

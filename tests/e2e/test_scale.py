@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import pytest
 
 import faults as f
 import obs_harness as h
-from conftest import PLUGIN_ROOT_REL
 from faults import FILTER
 
 GREEN = (0, 255, 0)
@@ -50,10 +48,7 @@ def all_correct(obs: h.ObsInstance, sources: list[str]) -> bool:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> Iterator[Env]:
-    out = f.ARTIFACTS / "scale"
-    out.mkdir(parents=True, exist_ok=True)
-    home = tmp_path_factory.mktemp("obs-scale-home")
-    h.install_plugin(home / PLUGIN_ROOT_REL, out / "install-plugin.txt")
+    out, home, _ = f.fresh_home(tmp_path_factory, "scale")
     identity = home / "identity.onnx"
     f.identity_model(identity)
     slow = home / "slow.onnx"

@@ -201,26 +201,27 @@ def sync(tmp_path_factory, request) -> Iterator[SyncEnv]:
         obs.stop()
 
 
-def test_without_sync_the_mask_trails_motion(sync: SyncEnv) -> None:
-    samples, shots = sync.collect(False, "off")
-    text = report("sync_video off", samples, shots)
-    sync.results["off"] = text
+def measured(sync: SyncEnv, on: bool) -> tuple[list[Sample], str, np.ndarray]:
+    """Samples with sync_video on or off, their report (printed and kept for the summary) and the
+    misalignment in frames of each; fails unless enough samples saw the figure move."""
+    key = "on" if on else "off"
+    samples, shots = sync.collect(on, key)
+    text = report(f"sync_video {key}", samples, shots)
+    sync.results[key] = text
     print(text)
     assert len(samples) >= SAMPLES // 2, text
     assert_moving(samples, text)
-    frames = np.array([s.frames for s in samples])
+    return samples, text, np.array([s.frames for s in samples])
+
+
+def test_without_sync_the_mask_trails_motion(sync: SyncEnv) -> None:
+    _, text, frames = measured(sync, False)
     # What sync mode fixes; also proof that the measurement sees a misalignment when there is one.
     assert frames.mean() >= 1.0, "without sync the mask should trail the motion by at least a frame:\n" + text
 
 
 def test_with_sync_mask_and_video_agree(sync: SyncEnv) -> None:
-    samples, shots = sync.collect(True, "on")
-    text = report("sync_video on", samples, shots)
-    sync.results["on"] = text
-    print(text)
-    assert len(samples) >= SAMPLES // 2, text
-    assert_moving(samples, text)
-    frames = np.array([s.frames for s in samples])
+    samples, text, frames = measured(sync, True)
     assert abs(frames.mean()) < 0.5, "with sync the mask must land on the figure (zero frames):\n" + text
     assert np.abs(frames).max() < 1.0, "with sync no sample may be a frame off:\n" + text
     assert min(s.iou for s in samples) >= IOU_MIN, "with sync the mask must cover the figure:\n" + text
