@@ -27,6 +27,11 @@ impl TemporalFilter {
         self.state.clear();
     }
 
+    /// The smoothed probabilities of the last `apply`, 0..=255 without rounding (empty after a reset).
+    pub fn smoothed(&self) -> &[f32] {
+        &self.state
+    }
+
     /// Blends `mask` (computed from `frame`, same size) with the masks before it. `smoothing` 0 leaves the
     /// mask as it is; towards 1 still pixels change more slowly.
     pub fn apply(&mut self, frame: RgbaView<'_>, mask: &mut Mask, smoothing: f32) {

@@ -4,13 +4,12 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::latest_slot::{LatestSlot, Taken};
-use crate::mask::Mask;
+use crate::mask_refiner::{MaskRefiner, RefinedMask};
 use crate::preprocess::RgbaView;
 use crate::runtime;
 use crate::segmenter::{ModelSource, Segmenter};
 use crate::settings::Device;
 use crate::status::{Fallback, ModelState, RateMeter, WorkerStatus};
-use crate::temporal::TemporalFilter;
 use parking_lot::Mutex;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -27,11 +26,11 @@ pub struct Frame {
     pub rgba: Vec<u8>,
 }
 
-/// A mask and the sequence number of the frame it was computed from.
+/// A mask ready for compositing and the sequence number of the frame it was computed from.
 #[derive(Debug)]
 pub struct MaskFrame {
     pub seq: u64,
-    pub mask: Mask,
+    pub refined: RefinedMask,
 }
 
 /// Everything that decides which session runs. A change creates a new session.
@@ -57,8 +56,9 @@ struct Shared {
     spare_buffers: Mutex<Vec<Vec<u8>>>,
     /// Mirrors `ModelState::Failed`, readable without a lock on every frame.
     failed: AtomicBool,
-    /// Temporal smoothing (f32 bits): a live setting, applied without reloading anything.
+    /// Temporal smoothing (f32 bits) and edge refinement: live settings, applied without reloading anything.
     smoothing: AtomicU32,
+    edge_refine: AtomicBool,
     on_state_change: StateListener,
     /// The failure last written to the log: the same failure again (a retry after an unrelated settings
     /// change) is not logged again until a model has run.
@@ -84,6 +84,7 @@ impl Worker {
             spare_buffers: Mutex::new(Vec::new()),
             failed: AtomicBool::new(false),
             smoothing: AtomicU32::new(0f32.to_bits()),
+            edge_refine: AtomicBool::new(true),
             on_state_change: Box::new(on_state_change),
             logged_failure: Mutex::new(None),
         });
@@ -105,9 +106,17 @@ impl Worker {
         self.shared.frames.wake();
     }
 
-    /// How strongly still pixels keep the previous mask (0 = off), from the next mask on.
-    pub fn set_temporal_smoothing(&self, smoothing: f32) {
+    /// How strongly still pixels keep the previous mask (0 = off) and whether edges are refined, from the
+    /// next mask on.
+    pub fn set_mask_refinement(&self, smoothing: f32, edge_refine: bool) {
         self.shared.smoothing.store(smoothing.to_bits(), Ordering::Relaxed);
+        self.shared.edge_refine.store(edge_refine, Ordering::Relaxed);
+    }
+
+    /// True while a submitted frame still waits for the worker: a newer one would only replace it, so the
+    /// graphics thread can skip preparing one.
+    pub fn has_pending_frame(&self) -> bool {
+        self.shared.frames.is_full()
     }
 
     /// The size frames should have, while a model runs.
@@ -246,13 +255,13 @@ fn run(shared: &Shared) {
     // The config of the running session, and whether it runs on the configured (non-CPU) device.
     let mut current: Option<WorkerConfig> = None;
     let mut on_device = false;
-    let mut temporal = TemporalFilter::default();
+    let mut refiner = MaskRefiner::default();
     let mut meter = RateMeter::new(Instant::now());
     loop {
         let pending = shared.pending_config.lock().take();
         if let Some(config) = pending {
             segmenter = None;
-            temporal.reset();
+            refiner.reset();
             *shared.input_size.lock() = None;
             set_state(shared, ModelState::Loading(config.model.label.clone()));
             let started = Instant::now();
@@ -296,11 +305,15 @@ fn run(shared: &Shared) {
         };
         if let Some(s) = segmenter.as_mut() {
             let started = Instant::now();
-            let result =
-                catch_unwind(AssertUnwindSafe(|| s.segment(RgbaView::new(frame.width, frame.height, &frame.rgba))));
+            let smoothing = f32::from_bits(shared.smoothing.load(Ordering::Relaxed));
+            let edge_refine = shared.edge_refine.load(Ordering::Relaxed);
+            let view = RgbaView::new(frame.width, frame.height, &frame.rgba);
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                s.segment(view).map(|mask| refiner.refine(view, mask, smoothing, edge_refine))
+            }));
             match result {
-                Ok(Ok(mask)) => {
-                    *shared.mask.lock() = Some(Arc::new(MaskFrame { seq: frame.seq, mask }));
+                Ok(Ok(refined)) => {
+                    *shared.mask.lock() = Some(Arc::new(MaskFrame { seq: frame.seq, refined }));
                     let now = Instant::now();
                     meter.record(now - started, now);
                     let mut status = shared.status.lock();

@@ -66,7 +66,7 @@ impl Filter {
             }
         });
         let pipeline = match module::data_file(EFFECT_FILE) {
-            Some(path) => with_graphics(|| RenderPipeline::new(&path)),
+            Some(path) => with_graphics(|| RenderPipeline::new(&path, &name)),
             None => Err(format!("{EFFECT_FILE} is missing from the plugin's data folder (reinstall the plugin)")),
         };
         let install_error = pipeline.as_ref().err().cloned();
@@ -103,7 +103,7 @@ impl Filter {
                 self.worker.configure(config);
             }
         }
-        self.worker.set_temporal_smoothing(settings.temporal_smoothing);
+        self.worker.set_mask_refinement(settings.temporal_smoothing, settings.edge_refine);
         if settings.mode == BackgroundMode::Image {
             self.images.request(&settings.image_path);
         }

@@ -34,6 +34,7 @@ fn vec4(v: [f32; 4]) -> obs_wrapper::obs_sys::vec4 {
 pub enum Format {
     Rgba8,
     Rgba16F,
+    Rgba32F,
     R8,
 }
 
@@ -42,6 +43,7 @@ impl Format {
         match self {
             Format::Rgba8 => gs_color_format_GS_RGBA,
             Format::Rgba16F => gs_color_format_GS_RGBA16F,
+            Format::Rgba32F => gs_color_format_GS_RGBA32F,
             Format::R8 => gs_color_format_GS_R8,
         }
     }
@@ -245,8 +247,21 @@ impl Effect {
         Effect { raw: unsafe { obs_get_base_effect(obs_base_effect_OBS_EFFECT_DEFAULT) }, owned: false }
     }
 
+    pub(super) fn raw(&self) -> *mut gs_effect_t {
+        self.raw
+    }
+
     pub fn param(&self, name: &CStr) -> Param {
         Param(unsafe { gs_effect_get_param_by_name(self.raw, name.as_ptr()) })
+    }
+
+    /// Draws `texture` as the effect's `image` the way OBS hands this filter its input: the stored
+    /// (sRGB-encoded) values, written unconverted (as `obs_source_process_filter_tech_end` does for a filter
+    /// without `OBS_SOURCE_SRGB`).
+    pub fn draw_stored(&self, technique: &CStr, texture: TextureRef, width: u32, height: u32) {
+        let _plain = StoredWrites::begin();
+        self.param(c"image").set_texture(texture);
+        self.draw(technique, texture, width, height);
     }
 
     /// Draws a `width` x `height` quad at the origin with the effect's `technique`.
@@ -269,20 +284,71 @@ impl Drop for Effect {
 
 /// Turns off the framebuffer's sRGB conversion while alive: the filter works on the stored (gamma-encoded)
 /// values end to end, so colours pass through it unchanged.
-pub struct LinearWrites {
+pub struct StoredWrites {
     previous: bool,
 }
 
-impl LinearWrites {
-    pub fn begin() -> LinearWrites {
+impl StoredWrites {
+    pub fn begin() -> StoredWrites {
         let previous = unsafe { gs_framebuffer_srgb_enabled() };
         unsafe { gs_enable_framebuffer_srgb(false) };
-        LinearWrites { previous }
+        StoredWrites { previous }
     }
 }
 
-impl Drop for LinearWrites {
+impl Drop for StoredWrites {
     fn drop(&mut self) {
         unsafe { gs_enable_framebuffer_srgb(self.previous) };
+    }
+}
+
+/// GPU time of a span of draws (libobs timer queries). Results arrive a few frames later; `take` returns
+/// one when it is ready, without waiting.
+pub struct GpuTimer {
+    raw: *mut gs_timer_t,
+    running: bool,
+    pending: bool,
+}
+
+impl GpuTimer {
+    pub fn new() -> Option<GpuTimer> {
+        let raw = unsafe { gs_timer_create() };
+        (!raw.is_null()).then_some(GpuTimer { raw, running: false, pending: false })
+    }
+
+    /// Starts a span, unless an earlier measurement is still in flight (then this span is not measured).
+    pub fn begin(&mut self) {
+        if !self.pending && !self.running {
+            unsafe { gs_timer_begin(self.raw) };
+            self.running = true;
+        }
+    }
+
+    pub fn end(&mut self) {
+        if self.running {
+            unsafe { gs_timer_end(self.raw) };
+            self.running = false;
+            self.pending = true;
+        }
+    }
+
+    /// Nanoseconds of the last measured span, once the GPU has it.
+    pub fn take(&mut self) -> Option<u64> {
+        if !self.pending {
+            return None;
+        }
+        let mut ticks = 0u64;
+        if unsafe { gs_timer_get_data(self.raw, &mut ticks) } {
+            self.pending = false;
+            Some(ticks)
+        } else {
+            None
+        }
+    }
+}
+
+impl Drop for GpuTimer {
+    fn drop(&mut self) {
+        unsafe { gs_timer_destroy(self.raw) };
     }
 }

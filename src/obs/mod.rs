@@ -6,6 +6,7 @@ mod guard;
 mod locale;
 mod logger;
 mod module;
+mod pass_times;
 mod properties;
 mod render;
 mod source;

@@ -1,10 +1,13 @@
-//! The filter's work on the graphics thread. Once per video frame: capture the input, shrink it to the model's
-//! size, start its copy to the CPU and hand the copy started two frames ago to the worker, upload the newest
-//! mask, blur the background. Then, for every view that draws the source, one compositing pass.
-//! Nothing here waits for the worker or for the GPU.
+//! The filter's work on the graphics thread. Once per video frame: have OBS capture the input (the one
+//! capture every filter pays for), shrink it to the model's size and start its copy to the CPU when the
+//! worker can take a frame, hand over the copy started two frames ago, upload the newest mask with its
+//! guided-filter coefficients, and blur the background at low resolution. Then, for every view that draws the
+//! source, one compositing pass that applies the coefficients per pixel. Nothing here waits for the worker or
+//! for the GPU; grow and feather add passes only when set.
 
-use super::graphics::{Effect, Format, LinearWrites, Param, StageSurface, TexRender, Texture, TextureRef};
-use super::source::{self, FilterSource};
+use super::graphics::{Effect, Format, Param, StageSurface, TexRender, Texture, TextureRef};
+use super::pass_times::PassTimes;
+use super::source::FilterSource;
 use crate::background_image::{fit_transform, UvTransform};
 use crate::blur;
 use crate::image_loader::ImageLoader;
@@ -23,7 +26,9 @@ pub const FRAME_RING: usize = 8;
 struct Params {
     image: Param,
     mask: Param,
+    coefficients: Param,
     background: Param,
+    alpha: Param,
     mask_uv_scale: Param,
     bg_uv_scale: Param,
     bg_uv_offset: Param,
@@ -33,33 +38,19 @@ struct Params {
     footprint: Param,
     texel_step: Param,
     sigma: Param,
-    guide: Param,
-    coefficients: Param,
-    alpha: Param,
-    mask_size: Param,
-    edge_refine: Param,
     grow: Param,
     light_wrap: Param,
-    previous: Param,
-    previous_alpha: Param,
-    temporal: Param,
+    alpha_ready: Param,
 }
 
 impl Params {
-    /// The mask and how its edge is shaped, read by the blur weighting and every composite.
-    fn set_mask(&self, mask: &MaskTexture, settings: &Settings) {
-        self.mask.set_texture(mask.texture.as_ref());
-        self.mask_uv_scale.set_vec2(mask.uv_scale);
-        self.mask_size.set_vec2([mask.size.0 as f32, mask.size.1 as f32]);
-        self.threshold.set_float(settings.threshold);
-        self.softness.set_float(settings.softness);
-    }
-
     fn new(e: &Effect) -> Params {
         Params {
             image: e.param(c"image"),
             mask: e.param(c"mask"),
+            coefficients: e.param(c"coefficients"),
             background: e.param(c"background"),
+            alpha: e.param(c"alpha"),
             mask_uv_scale: e.param(c"mask_uv_scale"),
             bg_uv_scale: e.param(c"bg_uv_scale"),
             bg_uv_offset: e.param(c"bg_uv_offset"),
@@ -69,27 +60,31 @@ impl Params {
             footprint: e.param(c"footprint"),
             texel_step: e.param(c"texel_step"),
             sigma: e.param(c"sigma"),
-            guide: e.param(c"guide"),
-            coefficients: e.param(c"coefficients"),
-            alpha: e.param(c"alpha"),
-            mask_size: e.param(c"mask_size"),
-            edge_refine: e.param(c"edge_refine"),
             grow: e.param(c"grow"),
             light_wrap: e.param(c"light_wrap"),
-            previous: e.param(c"previous"),
-            previous_alpha: e.param(c"previous_alpha"),
-            temporal: e.param(c"temporal"),
+            alpha_ready: e.param(c"alpha_ready"),
         }
+    }
+
+    /// The mask, its coefficients and how its edge is shaped, read by the blur weighting and every composite.
+    fn set_mask(&self, mask: &MaskTextures, settings: &Settings) {
+        self.mask.set_texture(mask.probability.as_ref());
+        self.mask_uv_scale.set_vec2(mask.uv_scale);
+        self.coefficients.set_texture(mask.coefficients.as_ref());
+        self.threshold.set_float(settings.threshold);
+        self.softness.set_float(settings.softness);
     }
 }
 
-/// The uploaded mask and what it needs to be sampled right.
-struct MaskTexture {
-    texture: Texture,
+/// The newest mask on the GPU: the smoothed probability and the guided filter's coefficients.
+struct MaskTextures {
+    probability: Texture,
+    coefficients: Texture,
     seq: u64,
     /// The mask's own size (without padding).
     size: (u32, u32),
-    /// Rows are padded to a multiple of 4 bytes (OpenGL's unpack alignment); this crops the padding.
+    /// The probability's rows are padded to a multiple of 4 bytes (OpenGL's unpack alignment); this crops
+    /// the padding.
     uv_scale: [f32; 2],
 }
 
@@ -100,74 +95,71 @@ pub struct Lag {
     pub synced: bool,
 }
 
+/// The frame a pass reads: the input OBS captured for this filter, or an earlier copy (sync mode).
+#[derive(Clone, Copy)]
+enum Input {
+    Live(FilterSource),
+    Kept(TextureRef),
+}
+
+impl Input {
+    /// One pass of `technique` with this frame as the effect's `image`, its stored values either way.
+    fn draw(self, effect: &Effect, technique: &CStr, width: u32, height: u32) {
+        match self {
+            Input::Live(source) => source.draw_input(effect, technique, width, height),
+            Input::Kept(texture) => effect.draw_stored(technique, texture, width, height),
+        }
+    }
+}
+
 pub struct RenderPipeline {
     effect: Effect,
     params: Params,
-    /// The filter's input, one per recent frame in sync mode (else only the first is used), shared by
-    /// every view.
-    frames: [TexRender; FRAME_RING],
-    frame_seqs: [Option<u64>; FRAME_RING],
-    /// Slot of the newest captured frame, and of the frame shown (older in sync mode).
-    newest: usize,
-    shown: usize,
+    /// Copies of recent frames, made only in sync mode, and the frame each holds.
+    kept: [TexRender; FRAME_RING],
+    kept_seqs: [Option<u64>; FRAME_RING],
+    /// The copy shown instead of the live input (sync mode), if any.
+    shown: Option<usize>,
     /// The newest input at the model's size.
     analysis: TexRender,
-    /// The shown frame at the mask's size, when it is not the newest (sync mode): the edge guide.
-    guide: TexRender,
     stages: [Option<StageSurface>; STAGE_RING],
     staged_seq: [Option<u64>; STAGE_RING],
     next_seq: u64,
-    mask: Option<MaskTexture>,
+    mask: Option<MaskTextures>,
     padded_rows: Vec<u8>,
-    /// The guided filter's fit per mask texel, then averaged (see `guided_fit`).
-    guided_fit: TexRender,
-    guided_mean: TexRender,
-    /// The person's opacity at half output size, refined once per frame.
+    /// The person's opacity at (half) output size, made only when grow or feather is set.
     refine_a: TexRender,
     refine_b: TexRender,
-    refine_fresh: bool,
-    /// Temporal state at the opacity's size, ping-ponged: the stabilized opacity (half floats, so slow
-    /// blends do not stall on 8-bit rounding) and the frame it went with.
-    stable: [TexRender; 2],
-    stable_frames: [TexRender; 2],
-    stable_current: usize,
-    stable_size: Option<(u32, u32)>,
+    alpha_fresh: bool,
     blur_a: TexRender,
     blur_b: TexRender,
     blur_fresh: bool,
     background: Option<Texture>,
     frame_time: Option<u64>,
     size: (u32, u32),
+    timing: Option<PassTimes>,
 }
 
 impl RenderPipeline {
     /// Compiles the effect and creates the render targets. Call inside the graphics context.
-    pub fn new(effect_file: &Path) -> Result<RenderPipeline, String> {
+    pub fn new(effect_file: &Path, name: &str) -> Result<RenderPipeline, String> {
         let effect = Effect::from_file(effect_file)?;
         let params = Params::new(&effect);
         Ok(RenderPipeline {
             effect,
             params,
-            frames: std::array::from_fn(|_| TexRender::new(Format::Rgba8)),
-            frame_seqs: [None; FRAME_RING],
-            newest: 0,
-            shown: 0,
+            kept: std::array::from_fn(|_| TexRender::new(Format::Rgba8)),
+            kept_seqs: [None; FRAME_RING],
+            shown: None,
             analysis: TexRender::new(Format::Rgba8),
-            guide: TexRender::new(Format::Rgba8),
             stages: Default::default(),
             staged_seq: [None; STAGE_RING],
             next_seq: 0,
             mask: None,
             padded_rows: Vec::new(),
-            guided_fit: TexRender::new(Format::Rgba16F),
-            guided_mean: TexRender::new(Format::Rgba16F),
             refine_a: TexRender::new(Format::Rgba8),
             refine_b: TexRender::new(Format::Rgba8),
-            refine_fresh: false,
-            stable: [TexRender::new(Format::Rgba16F), TexRender::new(Format::Rgba16F)],
-            stable_frames: [TexRender::new(Format::Rgba8), TexRender::new(Format::Rgba8)],
-            stable_current: 0,
-            stable_size: None,
+            alpha_fresh: false,
             // Half floats: the blurred background is divided by its weight, which 8 bits cannot carry.
             blur_a: TexRender::new(Format::Rgba16F),
             blur_b: TexRender::new(Format::Rgba16F),
@@ -175,6 +167,7 @@ impl RenderPipeline {
             background: None,
             frame_time: None,
             size: (0, 0),
+            timing: PassTimes::from_env(name),
         })
     }
 
@@ -183,13 +176,8 @@ impl RenderPipeline {
     pub fn lag(&self) -> Option<Lag> {
         let mask = self.mask.as_ref()?;
         let newest = self.next_seq.saturating_sub(1);
-        let shown = self.frame_seqs[self.shown].unwrap_or(newest);
+        let shown = self.shown.and_then(|i| self.kept_seqs[i]).unwrap_or(newest);
         Some(Lag { frames: newest.saturating_sub(mask.seq.min(newest)), synced: shown == mask.seq })
-    }
-
-    /// The captured frame the composite shows.
-    fn input(&self) -> TextureRef {
-        self.frames[self.shown].texture()
     }
 
     pub fn render(&mut self, source: FilterSource, settings: &Settings, worker: &Worker, images: &ImageLoader) {
@@ -198,23 +186,34 @@ impl RenderPipeline {
             source.skip();
             return;
         }
-        let now = source::video_frame_time();
+        begin(&mut self.timing, "Capture", (cx, cy));
+        let captured = source.capture_input();
+        end(&mut self.timing);
+        if !captured {
+            return;
+        }
+        let live = Input::Live(source);
+        let now = super::source::video_frame_time();
         if self.frame_time != Some(now) || self.size != (cx, cy) {
+            if let Some(t) = self.timing.as_mut() {
+                t.collect();
+            }
             self.frame_time = Some(now);
+            if self.size != (cx, cy) {
+                self.kept_seqs = [None; FRAME_RING];
+            }
             self.size = (cx, cy);
             self.blur_fresh = false;
-            self.refine_fresh = false;
+            self.alpha_fresh = false;
             let seq = self.next_seq;
             self.next_seq += 1;
-            // Without sync one slot is reused, so the ring costs memory only when asked for.
-            self.newest = if settings.sync_video { (seq % FRAME_RING as u64) as usize } else { 0 };
-            if !self.frames[self.newest].render(cx, cy, || source.draw_input(cx, cy)) {
-                source.skip();
-                return;
+            if settings.sync_video {
+                self.keep_frame(live, seq);
+            } else {
+                self.kept_seqs = [None; FRAME_RING];
             }
-            self.frame_seqs[self.newest] = Some(seq);
             if let Some((w, h)) = worker.input_size() {
-                self.analyse(worker, w, h, seq);
+                self.analyse(live, worker, w, h, seq);
             }
             self.upload_newest_mask(worker);
             self.shown = self.frame_to_show(settings.sync_video);
@@ -223,26 +222,31 @@ impl RenderPipeline {
                     loaded.result.ok().and_then(|img| Texture::rgba_static(img.width, img.height, &img.rgba));
             }
         }
-        self.composite(settings);
+        let input = match self.shown {
+            Some(i) => Input::Kept(self.kept[i].texture()),
+            None => live,
+        };
+        self.composite(input, settings);
     }
 
-    /// The newest frame, or in sync mode the frame the newest mask was computed from while it is kept.
-    fn frame_to_show(&self, sync: bool) -> usize {
-        let wanted = self.mask.as_ref().map(|m| m.seq).filter(|_| sync);
-        wanted.and_then(|seq| self.frame_seqs.iter().position(|s| *s == Some(seq))).unwrap_or(self.newest)
+    /// Sync mode: a copy of this frame, so it can be shown once its mask arrives.
+    fn keep_frame(&mut self, live: Input, seq: u64) {
+        let slot = (seq % FRAME_RING as u64) as usize;
+        let (cx, cy) = self.size;
+        let effect = &self.effect;
+        begin(&mut self.timing, "KeepFrame", (cx, cy));
+        let kept = self.kept[slot].render(cx, cy, || live.draw(effect, c"Copy", cx, cy));
+        end(&mut self.timing);
+        self.kept_seqs[slot] = kept.then_some(seq);
     }
 
-    fn analyse(&mut self, worker: &Worker, width: u32, height: u32, seq: u64) {
-        let input = self.frames[self.newest].texture();
-        let (effect, p) = (&self.effect, &self.params);
-        let drawn = self.analysis.render(width, height, || {
-            p.image.set_texture(input);
-            p.footprint.set_vec2([1.0 / width as f32, 1.0 / height as f32]);
-            effect.draw(c"Downscale", input, width, height);
-        });
-        if !drawn {
-            return;
-        }
+    /// In sync mode the kept frame the newest mask was computed from, while it is kept; else the live input.
+    fn frame_to_show(&self, sync: bool) -> Option<usize> {
+        let wanted = self.mask.as_ref().map(|m| m.seq).filter(|_| sync)?;
+        self.kept_seqs.iter().position(|s| *s == Some(wanted))
+    }
+
+    fn analyse(&mut self, live: Input, worker: &Worker, width: u32, height: u32, seq: u64) {
         let slot = (seq % STAGE_RING as u64) as usize;
 
         // The surface staged two frames ago: its copy has long finished, so mapping it does not stall.
@@ -253,7 +257,22 @@ impl RenderPipeline {
                 worker.submit(Frame { seq: staged, width: surface.width, height: surface.height, rgba });
             }
         }
+        // The worker keeps only the newest frame: while one still waits, another would only replace it.
+        if worker.has_pending_frame() {
+            return;
+        }
 
+        let (effect, p) = (&self.effect, &self.params);
+        let (cx, cy) = self.size;
+        begin(&mut self.timing, "Downscale", (width, height));
+        let drawn = self.analysis.render(width, height, || {
+            p.footprint.set_vec2([1.0 / width as f32, 1.0 / height as f32]);
+            live.draw(effect, c"Downscale", width, height);
+        });
+        end(&mut self.timing);
+        if !drawn || cx == 0 || cy == 0 {
+            return;
+        }
         if self.stages[slot].as_ref().map(|s| (s.width, s.height)) != Some((width, height)) {
             self.stages[slot] = StageSurface::new(width, height);
         }
@@ -268,15 +287,25 @@ impl RenderPipeline {
         if self.mask.as_ref().is_some_and(|m| m.seq == newest.seq) {
             return;
         }
-        let m = &newest.mask;
+        let m = &newest.refined.mask;
+        let g = &newest.refined.guidance;
+        if (g.width, g.height) != (m.width, m.height) {
+            return;
+        }
         let padded_width = m.width.next_multiple_of(4);
-        let texture = match self.mask.take() {
-            Some(t) if (t.texture.width, t.texture.height) == (padded_width, m.height) => Some(t.texture),
-            _ => Texture::dynamic(padded_width, m.height, Format::R8),
+        let textures = match self.mask.take() {
+            Some(t) if (t.probability.width, t.probability.height) == (padded_width, m.height) => {
+                Some((t.probability, t.coefficients))
+            }
+            _ => Texture::dynamic(padded_width, m.height, Format::R8).zip(Texture::dynamic(
+                m.width,
+                m.height,
+                Format::Rgba32F,
+            )),
         };
-        let Some(mut texture) = texture else { return };
+        let Some((mut probability, mut coefficients)) = textures else { return };
         if padded_width == m.width {
-            texture.set_image(&m.data, m.width);
+            probability.set_image(&m.data, m.width);
         } else {
             self.padded_rows.clear();
             for row in m.data.chunks_exact(m.width as usize) {
@@ -284,140 +313,88 @@ impl RenderPipeline {
                 let last = row[row.len() - 1];
                 self.padded_rows.resize(self.padded_rows.len() + (padded_width - m.width) as usize, last);
             }
-            texture.set_image(&self.padded_rows, padded_width);
+            probability.set_image(&self.padded_rows, padded_width);
         }
+        coefficients.set_image(bytemuck::cast_slice(&g.coefficients), m.width * 16);
         let uv_scale = [m.width as f32 / padded_width as f32, 1.0];
-        self.mask = Some(MaskTexture { texture, seq: newest.seq, size: (m.width, m.height), uv_scale });
+        self.mask =
+            Some(MaskTextures { probability, coefficients, seq: newest.seq, size: (m.width, m.height), uv_scale });
     }
 
-    /// The person's opacity at half output size: the mask upsampled with the frame as a guide (fast guided
-    /// filter), shaped by threshold and softness, then grown or shrunk and feathered.
-    fn refined_alpha(&mut self, settings: &Settings, mask: &MaskTexture) -> TextureRef {
-        if self.refine_fresh {
-            return self.stable[self.stable_current].texture();
+    /// With grow or feather set: the person's opacity at (half) output size, grown or shrunk and feathered.
+    /// Without, None: the composite applies the coefficients itself and no opacity texture exists.
+    fn shaped_alpha(&mut self, input: Input, settings: &Settings, mask: &MaskTextures) -> Option<TextureRef> {
+        if settings.grow == 0 && settings.feather == 0 {
+            return None;
+        }
+        if self.alpha_fresh {
+            return Some(self.refine_a.texture());
         }
         let plan = refine::plan(settings, self.size, mask.size);
         let (w, h) = (plan.width, plan.height);
-        let input = self.input();
-        let guide = if self.shown == self.newest {
-            self.analysis.texture()
-        } else {
-            // Sync mode shows an older frame: its own small copy guides the edges.
-            let (gw, gh) = mask.size;
-            let (effect, p) = (&self.effect, &self.params);
-            self.guide.render(gw, gh, || {
-                p.image.set_texture(input);
-                p.footprint.set_vec2([1.0 / gw as f32, 1.0 / gh as f32]);
-                effect.draw(c"Downscale", input, gw, gh);
-            });
-            self.guide.texture()
-        };
-        let coefficients = settings.edge_refine.then(|| self.guided_fit(guide, mask, settings));
         let (effect, p) = (&self.effect, &self.params);
+        begin(&mut self.timing, "RefineMask", (w, h));
         self.refine_a.render(w, h, || {
-            p.image.set_texture(input);
-            if let Some(c) = coefficients {
-                p.coefficients.set_texture(c);
-            }
             p.set_mask(mask, settings);
-            p.edge_refine.set_float(if settings.edge_refine { 1.0 } else { 0.0 });
-            effect.draw(c"RefineMask", input, w, h);
+            input.draw(effect, c"RefineMask", w, h);
         });
+        end(&mut self.timing);
         let steps = |k: f32| [[k / w as f32, 0.0], [0.0, k / h as f32]];
         if plan.grow_taps != 0.0 {
             let (s, taps) = (steps(plan.grow_step), plan.grow_taps);
+            begin(&mut self.timing, "Grow", (w, h));
             grow_pass(p, effect, self.refine_a.texture(), &mut self.refine_b, (w, h), s[0], taps);
             grow_pass(p, effect, self.refine_b.texture(), &mut self.refine_a, (w, h), s[1], taps);
+            end(&mut self.timing);
         }
         if plan.feather_sigma > 0.0 {
             let (s, sigma) = (steps(plan.feather_step), plan.feather_sigma);
+            begin(&mut self.timing, "Feather", (w, h));
             gaussian_pass(p, effect, self.refine_a.texture(), &mut self.refine_b, (w, h), s[0], sigma);
             gaussian_pass(p, effect, self.refine_b.texture(), &mut self.refine_a, (w, h), s[1], sigma);
+            end(&mut self.timing);
         }
-        self.refine_fresh = true;
-        self.stabilize(settings.temporal_smoothing, input, (w, h))
-    }
-
-    /// The guided filter's local fits of the mask against `guide` (the frame at the mask's size), then
-    /// averaged: two small passes at the mask's size.
-    fn guided_fit(&mut self, guide: TextureRef, mask: &MaskTexture, settings: &Settings) -> TextureRef {
-        let (mw, mh) = mask.size;
-        let step = [1.0 / mw as f32, 1.0 / mh as f32];
-        let (effect, p) = (&self.effect, &self.params);
-        filter_pass(effect, c"GuidedFit", guide, &mut self.guided_fit, (mw, mh), || {
-            p.guide.set_texture(guide);
-            p.set_mask(mask, settings);
-            p.texel_step.set_vec2(step);
-        });
-        let fit = self.guided_fit.texture();
-        filter_pass(effect, c"GuidedMean", fit, &mut self.guided_mean, (mw, mh), || {
-            p.image.set_texture(fit);
-            p.texel_step.set_vec2(step);
-        });
-        self.guided_mean.texture()
-    }
-
-    /// Blends this frame's opacity with the previous one where the picture is still.
-    fn stabilize(&mut self, smoothing: f32, input: TextureRef, (w, h): (u32, u32)) -> TextureRef {
-        // The previous state counts only at the same size; the first frame after a change starts afresh.
-        let keep = if self.stable_size == Some((w, h)) { smoothing } else { 0.0 };
-        let (previous, current) = (self.stable_current, self.stable_current ^ 1);
-        let (previous_alpha, previous_frame) =
-            (self.stable[previous].texture(), self.stable_frames[previous].texture());
-        let (effect, p, refined) = (&self.effect, &self.params, self.refine_a.texture());
-        self.stable[current].render(w, h, || {
-            p.alpha.set_texture(refined);
-            p.image.set_texture(input);
-            p.previous.set_texture(previous_frame);
-            p.previous_alpha.set_texture(previous_alpha);
-            p.temporal.set_float(keep);
-            effect.draw(c"Stabilize", refined, w, h);
-        });
-        self.stable_frames[current].render(w, h, || {
-            p.image.set_texture(input);
-            effect.draw(c"Copy", input, w, h);
-        });
-        self.stable_current = current;
-        self.stable_size = Some((w, h));
-        self.stable[current].texture()
+        self.alpha_fresh = true;
+        Some(self.refine_a.texture())
     }
 
     /// Blurs the background at reduced resolution; only background pixels are averaged (weighted by how sure
     /// the mask is that they are background), so the person leaves no halo in the blur.
-    fn blurred_background(&mut self, settings: &Settings, alpha: TextureRef) -> TextureRef {
+    fn blurred_background(&mut self, input: Input, settings: &Settings, mask: &MaskTextures) -> TextureRef {
         if self.blur_fresh {
             return self.blur_a.texture();
         }
         let plan = blur::plan(settings.blur_strength, self.size.0, self.size.1);
         let (w, h) = (plan.width, plan.height);
-        let input = self.input();
         let (effect, p) = (&self.effect, &self.params);
+        let technique = if plan.downscale >= 8 { c"BlurDownsampleWide" } else { c"BlurDownsample" };
+        begin(&mut self.timing, "BlurDownsample", (w, h));
         self.blur_a.render(w, h, || {
-            p.image.set_texture(input);
-            p.alpha.set_texture(alpha);
+            p.set_mask(mask, settings);
             p.footprint.set_vec2([1.0 / w as f32, 1.0 / h as f32]);
-            effect.draw(c"BlurDownsample", input, w, h);
+            input.draw(effect, technique, w, h);
         });
+        end(&mut self.timing);
+        begin(&mut self.timing, "Blur", (w, h));
         gaussian_pass(p, effect, self.blur_a.texture(), &mut self.blur_b, (w, h), [1.0 / w as f32, 0.0], plan.sigma);
         gaussian_pass(p, effect, self.blur_b.texture(), &mut self.blur_a, (w, h), [0.0, 1.0 / h as f32], plan.sigma);
+        end(&mut self.timing);
         self.blur_fresh = true;
         self.blur_a.texture()
     }
 
-    fn composite(&mut self, settings: &Settings) {
+    fn composite(&mut self, input: Input, settings: &Settings) {
         let (cx, cy) = self.size;
-        let input = self.input();
         let Some(mask) = self.mask.take() else {
             // No mask yet (the model is still loading): show the input as it is.
-            let _linear = LinearWrites::begin();
-            source::draw_texture(input, cx, cy);
+            input.draw(&Effect::default_effect(), c"Draw", cx, cy);
             return;
         };
-        // OBS resets every effect parameter when a technique ends, so the blur passes run first and each
+        // OBS resets every effect parameter when a technique ends, so the earlier passes run first and each
         // draw then sets all the parameters it reads.
-        let alpha = self.refined_alpha(settings, &mask);
+        let alpha = self.shaped_alpha(input, settings, &mask);
         let background = match settings.mode {
-            BackgroundMode::Blur => Some((self.blurred_background(settings, alpha), UvTransform::IDENTITY)),
+            BackgroundMode::Blur => Some((self.blurred_background(input, settings, &mask), UvTransform::IDENTITY)),
             BackgroundMode::Image => self.background.as_ref().map(|picture| {
                 let fit = fit_transform(settings.image_fit, picture.width, picture.height, cx, cy);
                 (picture.as_ref(), fit)
@@ -430,15 +407,16 @@ impl RenderPipeline {
             BackgroundMode::Color => c"CompositeColor",
             BackgroundMode::Transparent => c"CompositeTransparent",
         };
-        let _linear = LinearWrites::begin();
         if settings.mode == BackgroundMode::Image && background.is_none() {
             // No usable picture: the status line says why; show the input unchanged.
-            source::draw_texture(input, cx, cy);
+            input.draw(&Effect::default_effect(), c"Draw", cx, cy);
         } else {
             let p = &self.params;
-            p.image.set_texture(input);
-            p.alpha.set_texture(alpha);
             p.set_mask(&mask, settings);
+            p.alpha_ready.set_float(if alpha.is_some() { 1.0 } else { 0.0 });
+            if let Some(a) = alpha {
+                p.alpha.set_texture(a);
+            }
             p.light_wrap.set_float(settings.light_wrap);
             p.color.set_vec4(settings.color.to_unit());
             if let Some((texture, fit)) = background {
@@ -446,15 +424,30 @@ impl RenderPipeline {
                 p.bg_uv_scale.set_vec2(fit.scale);
                 p.bg_uv_offset.set_vec2(fit.offset);
             }
-            self.effect.draw(technique, input, cx, cy);
+            begin(&mut self.timing, "Composite", (cx, cy));
+            input.draw(&self.effect, technique, cx, cy);
+            end(&mut self.timing);
         }
         self.mask = Some(mask);
     }
 }
 
-/// One pass of the effect's `technique` over the whole of `target`, reading `src`; `set` sets the
+fn begin(timing: &mut Option<PassTimes>, name: &'static str, size: (u32, u32)) {
+    if let Some(t) = timing.as_mut() {
+        t.begin(name, size);
+    }
+}
+
+fn end(timing: &mut Option<PassTimes>) {
+    if let Some(t) = timing.as_mut() {
+        t.end();
+    }
+}
+
+/// One pass of the effect's `technique` over the whole of `target`, reading `src` as `image`; `set` sets the
 /// technique's own parameters.
 fn filter_pass(
+    p: &Params,
     effect: &Effect,
     technique: &CStr,
     src: TextureRef,
@@ -464,6 +457,7 @@ fn filter_pass(
 ) {
     target.render(w, h, || {
         set();
+        p.image.set_texture(src);
         effect.draw(technique, src, w, h);
     });
 }
@@ -478,8 +472,7 @@ fn gaussian_pass(
     step: [f32; 2],
     sigma: f32,
 ) {
-    filter_pass(effect, c"Blur", src, target, size, || {
-        p.image.set_texture(src);
+    filter_pass(p, effect, c"Blur", src, target, size, || {
         p.texel_step.set_vec2(step);
         p.sigma.set_float(sigma);
     });
@@ -495,7 +488,7 @@ fn grow_pass(
     step: [f32; 2],
     grow: f32,
 ) {
-    filter_pass(effect, c"Grow", src, target, size, || {
+    filter_pass(p, effect, c"Grow", src, target, size, || {
         p.alpha.set_texture(src);
         p.texel_step.set_vec2(step);
         p.grow.set_float(grow);

@@ -1,6 +1,6 @@
 //! Safe calls on the filter's own `obs_source_t`.
 
-use super::graphics::{Effect, TextureRef};
+use super::graphics::Effect;
 use super::guard::guard;
 use obs_wrapper::obs_sys::*;
 use std::ffi::{c_void, CStr, CString};
@@ -44,19 +44,25 @@ impl FilterSource {
         unsafe { obs_source_skip_video_filter(self.0) };
     }
 
-    /// Draws the filter's input (the source and the filters before this one) at `width` x `height` into the
-    /// current render target.
-    pub fn draw_input(self, width: u32, height: u32) {
+    /// Has OBS render the filter's input (the source and the filters before this one) into the filter's own
+    /// texture, the one capture every filter pays for. False if there is nothing to draw.
+    pub fn capture_input(self) -> bool {
         unsafe {
-            if obs_source_process_filter_begin(
+            obs_source_process_filter_begin(
                 self.0,
                 gs_color_format_GS_RGBA,
-                obs_allow_direct_render_OBS_ALLOW_DIRECT_RENDERING,
-            ) {
-                let effect = obs_get_base_effect(obs_base_effect_OBS_EFFECT_DEFAULT);
-                obs_source_process_filter_end(self.0, effect, width, height);
-            }
+                // Never drawn straight from the source: several passes read the captured texture.
+                obs_allow_direct_render_OBS_NO_DIRECT_RENDERING,
+            )
         }
+    }
+
+    /// After `capture_input`: one `width` x `height` pass of `technique` into the current render target, with
+    /// the captured input as the effect's `image`. The filter does not declare `OBS_SOURCE_SRGB`, so OBS hands
+    /// over the stored (sRGB-encoded) values and writes the result unconverted. May be called several times
+    /// per capture.
+    pub fn draw_input(self, effect: &Effect, technique: &CStr, width: u32, height: u32) {
+        unsafe { obs_source_process_filter_tech_end(self.0, effect.raw(), width, height, technique.as_ptr()) };
     }
 
     /// Asks an open properties window to rebuild, so the status line shows a new state.
@@ -159,11 +165,4 @@ impl Drop for ReleaseOnDrop {
 /// Timestamp of the video frame being rendered: equal across every view drawn within one frame.
 pub fn video_frame_time() -> u64 {
     unsafe { obs_get_video_frame_time() }
-}
-
-/// Draws `texture` unchanged with OBS's default effect.
-pub fn draw_texture(texture: TextureRef, width: u32, height: u32) {
-    let effect = Effect::default_effect();
-    effect.param(c"image").set_texture(texture);
-    effect.draw(c"Draw", texture, width, height);
 }

@@ -6,14 +6,18 @@ use super::gpu::Gpu;
 use crate::background_image::{fit_transform, DecodedImage};
 use crate::blur;
 use crate::error::Error;
-use crate::mask::Mask;
+use crate::mask_refiner::RefinedMask;
 use crate::preprocess::RgbaView;
 use crate::refine;
 use crate::settings::{BackgroundMode, Settings};
 use bytemuck::{Pod, Zeroable};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 const SHADER: &str = include_str!("../../shaders/virtual_background.wgsl");
+/// Frames, the model's input, pictures and the output: 8-bit values used as stored, as in the plugin.
+const RGBA8: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 
 /// The shader's `Params` uniform, field for field.
 #[repr(C)]
@@ -25,31 +29,25 @@ struct Params {
     footprint: [f32; 2],
     texel_step: [f32; 2],
     target_size: [f32; 2],
-    mask_size: [f32; 2],
-    _pad0: [f32; 2],
     color: [f32; 4],
     threshold: f32,
     softness: f32,
     sigma: f32,
-    edge_refine: f32,
+    alpha_ready: f32,
     grow: f32,
     light_wrap: f32,
-    temporal: f32,
-    _pad1: f32,
+    _pad: [f32; 2],
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Pass {
+pub enum Pass {
     Downscale,
-    GuidedFit,
-    GuidedMean,
     RefineMask,
     Grow,
     /// The Gaussian of `Blur` on the 8-bit opacity (a pipeline is tied to its target format).
     Feather,
-    Stabilize,
-    Copy,
     BlurDownsample,
+    BlurDownsampleWide,
     Blur,
     CompositeBlur,
     CompositeImage,
@@ -58,16 +56,13 @@ enum Pass {
 }
 
 impl Pass {
-    const ALL: [Pass; 14] = [
+    const ALL: [Pass; 11] = [
         Pass::Downscale,
-        Pass::GuidedFit,
-        Pass::GuidedMean,
         Pass::RefineMask,
         Pass::Grow,
         Pass::Feather,
-        Pass::Stabilize,
-        Pass::Copy,
         Pass::BlurDownsample,
+        Pass::BlurDownsampleWide,
         Pass::Blur,
         Pass::CompositeBlur,
         Pass::CompositeImage,
@@ -75,17 +70,14 @@ impl Pass {
         Pass::CompositeTransparent,
     ];
 
-    fn entry_point(self) -> &'static str {
+    pub fn entry_point(self) -> &'static str {
         match self {
             Pass::Downscale => "fs_downscale",
-            Pass::GuidedFit => "fs_guided_fit",
-            Pass::GuidedMean => "fs_guided_mean",
             Pass::RefineMask => "fs_refine_mask",
             Pass::Grow => "fs_grow",
             Pass::Feather => "fs_blur",
-            Pass::Stabilize => "fs_stabilize",
-            Pass::Copy => "fs_copy",
             Pass::BlurDownsample => "fs_blur_downsample",
+            Pass::BlurDownsampleWide => "fs_blur_downsample_wide",
             Pass::Blur => "fs_blur",
             Pass::CompositeBlur => "fs_composite_blur",
             Pass::CompositeImage => "fs_composite_image",
@@ -94,15 +86,11 @@ impl Pass {
         }
     }
 
-    /// Blur intermediates are half floats, as in the plugin; everything else 8-bit RGBA.
+    /// As in the plugin: blur intermediates are half floats, everything else 8-bit RGBA.
     fn format(self) -> wgpu::TextureFormat {
         match self {
-            // Half floats: the stabilized opacity blends slowly, which 8 bits would stall; the guided fit's
-            // coefficients are signed and unbounded.
-            Pass::BlurDownsample | Pass::Blur | Pass::Stabilize | Pass::GuidedFit | Pass::GuidedMean => {
-                wgpu::TextureFormat::Rgba16Float
-            }
-            _ => wgpu::TextureFormat::Rgba8Unorm,
+            Pass::BlurDownsample | Pass::BlurDownsampleWide | Pass::Blur => wgpu::TextureFormat::Rgba16Float,
+            _ => RGBA8,
         }
     }
 }
@@ -111,15 +99,11 @@ impl Pass {
 #[derive(Clone, Copy)]
 enum Slot {
     Downscale,
-    GuidedFit,
-    GuidedMean,
     Refine,
     GrowHorizontal,
     GrowVertical,
     FeatherHorizontal,
     FeatherVertical,
-    Stabilize,
-    Copy,
     BlurDownsample,
     BlurHorizontal,
     BlurVertical,
@@ -133,11 +117,8 @@ struct Inputs<'a> {
     image: Option<&'a wgpu::TextureView>,
     mask: Option<&'a wgpu::TextureView>,
     background: Option<&'a wgpu::TextureView>,
-    guide: Option<&'a wgpu::TextureView>,
-    alpha: Option<&'a wgpu::TextureView>,
-    previous: Option<&'a wgpu::TextureView>,
-    previous_alpha: Option<&'a wgpu::TextureView>,
     coefficients: Option<&'a wgpu::TextureView>,
+    alpha: Option<&'a wgpu::TextureView>,
 }
 
 impl<'a> Inputs<'a> {
@@ -159,6 +140,13 @@ struct Target {
     height: u32,
 }
 
+/// GPU time per pass of the last composite (wall time of each pass submitted and waited for alone), when
+/// `Compositor::time_passes` is on.
+#[derive(Clone, Debug, Default)]
+pub struct PassTiming {
+    pub passes: Vec<(Pass, (u32, u32), Duration)>,
+}
+
 pub struct Compositor {
     gpu: Gpu,
     layout: wgpu::BindGroupLayout,
@@ -167,23 +155,18 @@ pub struct Compositor {
     uniforms: Vec<wgpu::Buffer>,
     frame: Option<Target>,
     mask: Option<Target>,
+    coefficients: Option<Target>,
     background: Option<Target>,
     placeholder: Target,
     analysis: Option<Target>,
-    /// The guided filter's fit per mask texel, then averaged (see `refine`).
-    guided_fit: Option<Target>,
-    guided_mean: Option<Target>,
     refine_a: Option<Target>,
     refine_b: Option<Target>,
-    /// Temporal state at the opacity's size, ping-ponged (see `stabilize`).
-    stable: [Option<Target>; 2],
-    stable_frames: [Option<Target>; 2],
-    stable_current: usize,
-    stable_size: Option<(u32, u32)>,
     blur_a: Option<Target>,
     blur_b: Option<Target>,
     output: Option<Target>,
     readback: Option<wgpu::Buffer>,
+    /// With timing on, each pass is submitted and waited for on its own (`vbg bench`).
+    timing: RefCell<Option<PassTiming>>,
 }
 
 impl Compositor {
@@ -198,7 +181,8 @@ impl Compositor {
             binding,
             visibility: wgpu::ShaderStages::FRAGMENT,
             ty: wgpu::BindingType::Texture {
-                sample_type: wgpu::TextureSampleType::Float { filterable: true },
+                // The coefficients (binding 5) are 32-bit floats, read with textureLoad.
+                sample_type: wgpu::TextureSampleType::Float { filterable: binding != 5 },
                 view_dimension: wgpu::TextureViewDimension::D2,
                 multisampled: false,
             },
@@ -222,9 +206,6 @@ impl Compositor {
                 texture_entry(3),
                 texture_entry(5),
                 texture_entry(6),
-                texture_entry(7),
-                texture_entry(8),
-                texture_entry(9),
                 wgpu::BindGroupLayoutEntry {
                     binding: 4,
                     visibility: wgpu::ShaderStages::FRAGMENT,
@@ -296,21 +277,17 @@ impl Compositor {
             uniforms,
             frame: None,
             mask: None,
+            coefficients: None,
             background: None,
             placeholder,
             analysis: None,
-            guided_fit: None,
-            guided_mean: None,
             refine_a: None,
             refine_b: None,
-            stable: [None, None],
-            stable_frames: [None, None],
-            stable_current: 0,
-            stable_size: None,
             blur_a: None,
             blur_b: None,
             output: None,
             readback: None,
+            timing: RefCell::new(None),
         })
     }
 
@@ -325,7 +302,7 @@ impl Compositor {
                 &self.gpu.device,
                 img.width,
                 img.height,
-                wgpu::TextureFormat::Rgba8Unorm,
+                RGBA8,
                 wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
             );
             write_texture(&self.gpu.queue, &t, &img.rgba, 4);
@@ -333,34 +310,27 @@ impl Compositor {
         });
     }
 
-    /// Starts a new video: the next frame's opacity does not blend with earlier ones.
-    pub fn reset_temporal(&mut self) {
-        self.stable_size = None;
+    /// Times every pass of the following composites (each is then submitted and waited for alone).
+    pub fn time_passes(&mut self, on: bool) {
+        *self.timing.get_mut() = on.then(PassTiming::default);
     }
 
-    /// The stabilized opacity of the last composite.
-    fn opacity(&self) -> &wgpu::TextureView {
-        &self.stable[self.stable_current].as_ref().expect("refine runs first").view
+    /// The passes of the last composite and their times, when timing is on.
+    pub fn last_timing(&self) -> Option<PassTiming> {
+        self.timing.borrow().clone()
     }
 
     /// Uploads the frame that the next `analysis_input` and `composite` calls work on.
     pub fn upload_frame(&mut self, frame: RgbaView<'_>) {
         let usage = wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST;
-        let target = ensure(
-            &self.gpu.device,
-            &mut self.frame,
-            frame.width,
-            frame.height,
-            wgpu::TextureFormat::Rgba8Unorm,
-            usage,
-        );
+        let target = ensure(&self.gpu.device, &mut self.frame, frame.width, frame.height, RGBA8, usage);
         write_texture(&self.gpu.queue, target, frame.data, 4);
     }
 
     /// The uploaded frame shrunk on the GPU to the model's input size, as the plugin does it.
     pub fn analysis_input(&mut self, width: u32, height: u32) -> Vec<u8> {
         let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC;
-        ensure(&self.gpu.device, &mut self.analysis, width, height, wgpu::TextureFormat::Rgba8Unorm, usage);
+        ensure(&self.gpu.device, &mut self.analysis, width, height, RGBA8, usage);
         let frame = self.frame.as_ref().expect("upload_frame first");
         let params = Params {
             footprint: [1.0 / width as f32, 1.0 / height as f32],
@@ -374,24 +344,30 @@ impl Compositor {
         self.read_back(encoder, Which::Analysis)
     }
 
-    /// Composites the uploaded frame with `mask` as `settings` say, returning tightly packed RGBA.
-    pub fn composite(&mut self, mask: &Mask, settings: &Settings) -> Vec<u8> {
+    /// Composites the uploaded frame with `refined` as `settings` say, returning tightly packed RGBA.
+    pub fn composite(&mut self, refined: &RefinedMask, settings: &Settings) -> Vec<u8> {
+        if let Some(t) = self.timing.get_mut() {
+            t.passes.clear();
+        }
         let device = &self.gpu.device;
         let frame = self.frame.as_ref().expect("upload_frame first");
         let (w, h) = (frame.width, frame.height);
-        let mask_usage = wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST;
-        ensure(device, &mut self.mask, mask.width, mask.height, wgpu::TextureFormat::R8Unorm, mask_usage);
+        let (mask, guidance) = (&refined.mask, &refined.guidance);
+        let upload = wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST;
+        ensure(device, &mut self.mask, mask.width, mask.height, wgpu::TextureFormat::R8Unorm, upload);
         write_texture(&self.gpu.queue, self.mask.as_ref().unwrap(), &mask.data, 1);
+        let float = wgpu::TextureFormat::Rgba32Float;
+        ensure(device, &mut self.coefficients, guidance.width, guidance.height, float, upload);
+        let coefficients = bytemuck::cast_slice(&guidance.coefficients);
+        write_texture(&self.gpu.queue, self.coefficients.as_ref().unwrap(), coefficients, 16);
         let out_usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC;
-        ensure(device, &mut self.output, w, h, wgpu::TextureFormat::Rgba8Unorm, out_usage);
+        ensure(device, &mut self.output, w, h, RGBA8, out_usage);
 
-        let base = Params {
+        let mut base = Params {
             mask_uv_scale: [1.0, 1.0],
-            mask_size: [mask.width as f32, mask.height as f32],
             color: settings.color.to_unit(),
             threshold: settings.threshold,
             softness: settings.softness,
-            edge_refine: if settings.edge_refine { 1.0 } else { 0.0 },
             light_wrap: settings.light_wrap,
             ..Default::default()
         };
@@ -400,7 +376,10 @@ impl Compositor {
             return frame_rgba_passthrough(self);
         }
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
-        self.refine(&mut encoder, base, settings, (w, h));
+        if settings.grow != 0 || settings.feather != 0 {
+            self.shape_alpha(&mut encoder, base, settings, (w, h), (mask.width, mask.height));
+            base.alpha_ready = 1.0;
+        }
         if settings.mode == BackgroundMode::Blur {
             self.blur(&mut encoder, base, settings.blur_strength, (w, h));
         }
@@ -419,22 +398,25 @@ impl Compositor {
         let inputs = Inputs {
             image: Some(&self.frame.as_ref().unwrap().view),
             mask: Some(&self.mask.as_ref().unwrap().view),
+            coefficients: Some(&self.coefficients.as_ref().unwrap().view),
             background,
-            alpha: Some(self.opacity()),
-            ..Default::default()
+            alpha: self.refine_a.as_ref().filter(|_| base.alpha_ready > 0.5).map(|t| &t.view),
         };
         let output = self.output.as_ref().unwrap();
         self.pass(&mut encoder, pass, Slot::Composite, params, output, inputs);
         self.read_back(encoder, Which::Output)
     }
 
-    /// The person's opacity at half output size (guided-filter upsampling, threshold and softness), then
-    /// grown or shrunk and feathered as the settings say; result in `refine_a`.
-    fn refine(&mut self, encoder: &mut wgpu::CommandEncoder, base: Params, settings: &Settings, (w, h): (u32, u32)) {
-        if settings.edge_refine {
-            self.guided_fit(encoder, base);
-        }
-        let mask_size = (base.mask_size[0] as u32, base.mask_size[1] as u32);
+    /// Grow or feather set: the person's opacity at (half) output size, grown or shrunk and feathered as the
+    /// settings say; result in `refine_a`.
+    fn shape_alpha(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        base: Params,
+        settings: &Settings,
+        (w, h): (u32, u32),
+        mask_size: (u32, u32),
+    ) {
         let plan = refine::plan(settings, (w, h), mask_size);
         let (rw, rh) = (plan.width, plan.height);
         let format = wgpu::TextureFormat::Rgba8Unorm;
@@ -443,8 +425,7 @@ impl Compositor {
         let size = [rw as f32, rh as f32];
         let refine = Inputs {
             image: Some(&self.frame.as_ref().unwrap().view),
-            mask: Some(&self.mask.as_ref().unwrap().view),
-            coefficients: self.guided_mean.as_ref().filter(|_| settings.edge_refine).map(|t| &t.view),
+            coefficients: Some(&self.coefficients.as_ref().unwrap().view),
             ..Default::default()
         };
         self.pass(encoder, Pass::RefineMask, Slot::Refine, Params { target_size: size, ..base }, a, refine);
@@ -461,51 +442,6 @@ impl Compositor {
             self.pass(encoder, Pass::Feather, Slot::FeatherHorizontal, feather(s[0]), b, Inputs::image(a));
             self.pass(encoder, Pass::Feather, Slot::FeatherVertical, feather(s[1]), a, Inputs::image(b));
         }
-        self.stabilize(encoder, base, settings.temporal_smoothing, (rw, rh));
-    }
-
-    /// The guided filter's local fits at the mask's size, guided by the frame at the mask's size, then averaged;
-    /// result in `guided_mean`.
-    fn guided_fit(&mut self, encoder: &mut wgpu::CommandEncoder, base: Params) {
-        let (mw, mh) = (base.mask_size[0] as u32, base.mask_size[1] as u32);
-        let format = wgpu::TextureFormat::Rgba16Float;
-        ensure_pair(&self.gpu.device, [&mut self.guided_fit, &mut self.guided_mean], (mw, mh), format);
-        let (fit, mean) = (self.guided_fit.as_ref().unwrap(), self.guided_mean.as_ref().unwrap());
-        let params = Params { texel_step: [1.0 / mw as f32, 1.0 / mh as f32], target_size: base.mask_size, ..base };
-        let inputs = Inputs {
-            mask: Some(&self.mask.as_ref().unwrap().view),
-            guide: self.analysis.as_ref().map(|t| &t.view),
-            ..Default::default()
-        };
-        self.pass(encoder, Pass::GuidedFit, Slot::GuidedFit, params, fit, inputs);
-        self.pass(encoder, Pass::GuidedMean, Slot::GuidedMean, params, mean, Inputs::image(fit));
-    }
-
-    /// Blends the refined opacity with the previous frame's where the picture is still (the effect file's
-    /// Stabilize), and keeps this frame at that size for the next comparison.
-    fn stabilize(&mut self, encoder: &mut wgpu::CommandEncoder, base: Params, smoothing: f32, (w, h): (u32, u32)) {
-        let keep = if self.stable_size == Some((w, h)) { smoothing } else { 0.0 };
-        let (previous, current) = (self.stable_current, self.stable_current ^ 1);
-        let device = &self.gpu.device;
-        let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING;
-        for i in 0..2 {
-            ensure(device, &mut self.stable[i], w, h, wgpu::TextureFormat::Rgba16Float, usage);
-            ensure(device, &mut self.stable_frames[i], w, h, wgpu::TextureFormat::Rgba8Unorm, usage);
-        }
-        let frame = &self.frame.as_ref().unwrap().view;
-        let params = Params { target_size: [w as f32, h as f32], temporal: keep, ..base };
-        let inputs = Inputs {
-            image: Some(frame),
-            alpha: Some(&self.refine_a.as_ref().unwrap().view),
-            previous: Some(&self.stable_frames[previous].as_ref().unwrap().view),
-            previous_alpha: Some(&self.stable[previous].as_ref().unwrap().view),
-            ..Default::default()
-        };
-        let (stable, copy) = (self.stable[current].as_ref().unwrap(), self.stable_frames[current].as_ref().unwrap());
-        self.pass(encoder, Pass::Stabilize, Slot::Stabilize, params, stable, inputs);
-        self.pass(encoder, Pass::Copy, Slot::Copy, params, copy, Inputs { image: Some(frame), ..Default::default() });
-        self.stable_current = current;
-        self.stable_size = Some((w, h));
     }
 
     /// Background-weighted downsample, then a horizontal and a vertical Gaussian pass; result in `blur_a`.
@@ -519,10 +455,11 @@ impl Compositor {
         let down = Params { footprint: [1.0 / size[0], 1.0 / size[1]], target_size: size, ..base };
         let weighted = Inputs {
             image: Some(&self.frame.as_ref().unwrap().view),
-            alpha: Some(self.opacity()),
+            mask: Some(&self.mask.as_ref().unwrap().view),
             ..Default::default()
         };
-        self.pass(encoder, Pass::BlurDownsample, Slot::BlurDownsample, down, a, weighted);
+        let downsample = if plan.downscale >= 8 { Pass::BlurDownsampleWide } else { Pass::BlurDownsample };
+        self.pass(encoder, downsample, Slot::BlurDownsample, down, a, weighted);
         let gauss = |step| Params { texel_step: step, target_size: size, sigma: plan.sigma, ..base };
         self.pass(encoder, Pass::Blur, Slot::BlurHorizontal, gauss([1.0 / size[0], 0.0]), b, Inputs::image(a));
         self.pass(encoder, Pass::Blur, Slot::BlurVertical, gauss([0.0, 1.0 / size[1]]), a, Inputs::image(b));
@@ -537,14 +474,17 @@ impl Compositor {
         target: &Target,
         inputs: Inputs<'_>,
     ) {
+        let timed = self.timing.borrow().is_some();
+        if timed {
+            self.flush(encoder);
+        }
+        let started = Instant::now();
         let uniform = &self.uniforms[slot as usize];
         self.gpu.queue.write_buffer(uniform, 0, bytemuck::bytes_of(&params));
         let placeholder = &self.placeholder.view;
         let view = |v: Option<&wgpu::TextureView>| v.unwrap_or(placeholder).clone();
         let (image, mask, background) = (view(inputs.image), view(inputs.mask), view(inputs.background));
-        let (guide, alpha) = (view(inputs.guide), view(inputs.alpha));
-        let (previous, previous_alpha) = (view(inputs.previous), view(inputs.previous_alpha));
-        let coefficients = view(inputs.coefficients);
+        let (coefficients, alpha) = (view(inputs.coefficients), view(inputs.alpha));
         let bind_group = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(pass.entry_point()),
             layout: &self.layout,
@@ -554,11 +494,8 @@ impl Compositor {
                 wgpu::BindGroupEntry { binding: 2, resource: wgpu::BindingResource::TextureView(&mask) },
                 wgpu::BindGroupEntry { binding: 3, resource: wgpu::BindingResource::TextureView(&background) },
                 wgpu::BindGroupEntry { binding: 4, resource: wgpu::BindingResource::Sampler(&self.sampler) },
-                wgpu::BindGroupEntry { binding: 5, resource: wgpu::BindingResource::TextureView(&guide) },
+                wgpu::BindGroupEntry { binding: 5, resource: wgpu::BindingResource::TextureView(&coefficients) },
                 wgpu::BindGroupEntry { binding: 6, resource: wgpu::BindingResource::TextureView(&alpha) },
-                wgpu::BindGroupEntry { binding: 7, resource: wgpu::BindingResource::TextureView(&previous) },
-                wgpu::BindGroupEntry { binding: 8, resource: wgpu::BindingResource::TextureView(&previous_alpha) },
-                wgpu::BindGroupEntry { binding: 9, resource: wgpu::BindingResource::TextureView(&coefficients) },
             ],
         });
         let mut rp = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
@@ -580,6 +517,20 @@ impl Compositor {
         rp.set_pipeline(&self.pipelines[&pass]);
         rp.set_bind_group(0, &bind_group, &[]);
         rp.draw(0..3, 0..1);
+        drop(rp);
+        if timed {
+            self.flush(encoder);
+            if let Some(t) = self.timing.borrow_mut().as_mut() {
+                t.passes.push((pass, (target.width, target.height), started.elapsed()));
+            }
+        }
+    }
+
+    /// Submits what `encoder` holds and waits for the GPU (pass timing only).
+    fn flush(&self, encoder: &mut wgpu::CommandEncoder) {
+        let done = std::mem::replace(encoder, self.gpu.device.create_command_encoder(&Default::default()));
+        self.gpu.queue.submit([done.finish()]);
+        self.gpu.device.poll(wgpu::PollType::wait_indefinitely()).expect("GPU finished");
     }
 
     /// Submits `encoder` plus a copy of the chosen target into the readback buffer, waits, and returns the

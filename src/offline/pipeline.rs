@@ -5,19 +5,19 @@ use super::compositor::Compositor;
 use super::gpu::Gpu;
 use crate::error::Error;
 use crate::mask::Mask;
+use crate::mask_refiner::{MaskRefiner, RefinedMask};
 use crate::model::catalog_entry;
 use crate::preprocess::RgbaView;
 use crate::runtime;
 use crate::segmenter::{ModelSource, Segmenter};
 use crate::settings::Settings;
-use crate::temporal::TemporalFilter;
 use std::path::{Path, PathBuf};
 
 pub struct Pipeline {
     pub compositor: Compositor,
     pub segmenter: Segmenter,
     pub settings: Settings,
-    temporal: TemporalFilter,
+    refiner: MaskRefiner,
 }
 
 impl Pipeline {
@@ -25,30 +25,30 @@ impl Pipeline {
         let environment = runtime::environment(&runtime_library())?;
         let segmenter = Segmenter::load(&environment, &model_source(&settings)?, settings.threads as usize)?;
         let compositor = Compositor::new(Gpu::new()?)?;
-        Ok(Pipeline { compositor, segmenter, settings, temporal: TemporalFilter::default() })
+        Ok(Pipeline { compositor, segmenter, settings, refiner: MaskRefiner::default() })
     }
 
     /// Starts a new video: the next mask does not blend with the previous ones.
     pub fn reset_temporal(&mut self) {
-        self.temporal.reset();
-        self.compositor.reset_temporal();
+        self.refiner.reset();
     }
 
-    /// Uploads `frame` and segments it (the model sees the GPU-shrunk frame, as in OBS).
-    pub fn mask(&mut self, frame: RgbaView<'_>) -> Result<Mask, Error> {
+    /// Uploads `frame`, segments it (the model sees the GPU-shrunk frame, as in OBS) and refines the mask as
+    /// the plugin's worker does.
+    pub fn mask(&mut self, frame: RgbaView<'_>) -> Result<RefinedMask, Error> {
         self.compositor.upload_frame(frame);
         let (w, h) = (self.segmenter.spec().width, self.segmenter.spec().height);
         let small = self.compositor.analysis_input(w, h);
         let view = RgbaView::new(w, h, &small);
-        let mut mask = self.segmenter.segment(view)?;
-        self.temporal.apply(view, &mut mask, self.settings.temporal_smoothing);
-        Ok(mask)
+        let mask = self.segmenter.segment(view)?;
+        let s = &self.settings;
+        Ok(self.refiner.refine(view, mask, s.temporal_smoothing, s.edge_refine))
     }
 
     /// The finished frame, and the mask it used.
     pub fn render(&mut self, frame: RgbaView<'_>) -> Result<(Vec<u8>, Mask), Error> {
-        let mask = self.mask(frame)?;
-        Ok((self.compositor.composite(&mask, &self.settings), mask))
+        let refined = self.mask(frame)?;
+        Ok((self.compositor.composite(&refined, &self.settings), refined.mask))
     }
 }
 

@@ -2,10 +2,12 @@
 
 use crate::args::{usage, Args};
 use crate::json::Json;
+use obs_virtual_background::background_image::DecodedImage;
 use obs_virtual_background::error::Error;
 use obs_virtual_background::mask::Mask;
+use obs_virtual_background::mask_refiner::{MaskRefiner, RefinedMask};
 use obs_virtual_background::model::{CatalogEntry, CATALOG, MODNET, SELFIE_GENERAL, SELFIE_LANDSCAPE};
-use obs_virtual_background::offline::compositor::Compositor;
+use obs_virtual_background::offline::compositor::{Compositor, Pass};
 use obs_virtual_background::offline::gpu::Gpu;
 use obs_virtual_background::offline::pipeline::{model_file, runtime_library};
 use obs_virtual_background::preprocess::RgbaView;
@@ -18,7 +20,8 @@ use std::time::{Duration, Instant};
 const WARMUP: usize = 10;
 const WORKER_SECONDS: f64 = 3.0;
 const COMPOSITE_SIZES: [(u32, u32); 2] = [(1280, 720), (1920, 1080)];
-const COMPOSITE_MODES: [BackgroundMode; 2] = [BackgroundMode::Blur, BackgroundMode::Color];
+const COMPOSITE_MODES: [BackgroundMode; 4] =
+    [BackgroundMode::Blur, BackgroundMode::Image, BackgroundMode::Color, BackgroundMode::Transparent];
 
 /// Median and 90th percentile, in milliseconds.
 struct Spread {
@@ -82,6 +85,7 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
         "{:<40} {:>3} {:>14} {:>14} {:>14} {:>9}",
         "model (median / p90 ms)", "thr", "preprocess", "inference", "postprocess", "masks/s"
     );
+    let mut refine_rows = Vec::new();
     for entry in &models {
         let source = ModelSource::catalog(entry, model_file(entry.file));
         for &t in &threads {
@@ -104,7 +108,8 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
                 threads: t,
                 device: obs_virtual_background::settings::Device::Cpu,
             };
-            let rate = worker_rate(config, w, h, &frame)?;
+            let raw_rate = worker_rate(config.clone(), w, h, &frame, false)?;
+            let rate = worker_rate(config, w, h, &frame, true)?;
             let cell = |s: &Spread| format!("{:.2} / {:.2}", s.median, s.p90);
             println!(
                 "{:<40} {:>3} {:>14} {:>14} {:>14} {:>9.1}",
@@ -115,6 +120,9 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
                 cell(&post),
                 rate
             );
+            if t == threads[0] {
+                refine_rows.push((entry.label, w, h, refine_cost(&mut model, w, h, &frame, runs)?, raw_rate, rate));
+            }
             model_rows.push(Json::obj(vec![
                 ("model", Json::Str(entry.choice.key().into())),
                 ("threads", Json::Num(t as f64)),
@@ -122,8 +130,18 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
                 ("inference", inf.json()),
                 ("postprocess", post.json()),
                 ("worker_masks_per_second", Json::Num(rate)),
+                ("worker_masks_per_second_unrefined", Json::Num(raw_rate)),
             ]));
         }
+    }
+    println!("\nmask refinement on the worker (temporal smoothing 0.9 + guided fit; median / p90 ms)");
+    for (label, w, h, cost, raw_rate, rate) in &refine_rows {
+        println!(
+            "  {label:<38} {w}x{h} {:>6.3} / {:.3}   masks/s {raw_rate:.1} without, {rate:.1} with ({:+.1} %)",
+            cost.median,
+            cost.p90,
+            (rate / raw_rate - 1.0) * 100.0
+        );
     }
 
     // The setting flags (--edge-refine, --temporal, --grow ...) shape the compositing, to price each stage;
@@ -132,7 +150,10 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     let mut compositor = Compositor::new(Gpu::new()?)?;
     let adapter = compositor.gpu().describe();
     println!("\ncompositing on {adapter} (upload, passes, read back; median / p90 ms)");
-    let mask = test_mask(256, 256);
+    let small = test_frame(256, 256);
+    let refined = MaskRefiner::default().refine(RgbaView::new(256, 256, &small), test_mask(256, 256), 0.0, true);
+    let picture = DecodedImage { width: 640, height: 360, rgba: test_frame(640, 360) };
+    compositor.set_background(Some(&picture));
     let mut composite_rows = Vec::new();
     for (w, h) in COMPOSITE_SIZES {
         let frame = test_frame(w, h);
@@ -142,18 +163,39 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
             for i in 0..WARMUP + runs.min(60) {
                 let started = Instant::now();
                 compositor.upload_frame(RgbaView::new(w, h, &frame));
-                let _ = compositor.composite(&mask, &settings);
+                let _ = compositor.composite(&refined, &settings);
                 if i >= WARMUP {
                     samples.push(started.elapsed());
                 }
             }
             let s = Spread::of(samples);
-            println!("  {w}x{h} {:<12} {:>8.2} / {:.2}", mode.key(), s.median, s.p90);
+            let passes = pass_times(&mut compositor, &refined, &settings, RgbaView::new(w, h, &frame));
+            let listed: Vec<String> =
+                passes.iter().map(|(name, (pw, ph), ms)| format!("{name} {pw}x{ph} {ms:.2}")).collect();
+            println!(
+                "  {w}x{h} {:<12} {:>8.2} / {:.2}   passes (ms): {}",
+                mode.key(),
+                s.median,
+                s.p90,
+                listed.join(", ")
+            );
+            let pass_json = passes
+                .iter()
+                .map(|(name, (pw, ph), ms)| {
+                    Json::obj(vec![
+                        ("pass", Json::Str(name.to_string())),
+                        ("width", Json::Num(f64::from(*pw))),
+                        ("height", Json::Num(f64::from(*ph))),
+                        ("median_ms", Json::Num(*ms)),
+                    ])
+                })
+                .collect();
             composite_rows.push(Json::obj(vec![
                 ("width", Json::Num(w.into())),
                 ("height", Json::Num(h.into())),
                 ("mode", Json::Str(mode.key().into())),
                 ("frame", s.json()),
+                ("passes", Json::Arr(pass_json)),
             ]));
         }
     }
@@ -168,9 +210,51 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Median time of each compositing pass, each submitted and waited for alone (wall time on the GPU's queue).
+fn pass_times(
+    compositor: &mut Compositor,
+    refined: &RefinedMask,
+    settings: &Settings,
+    frame: RgbaView<'_>,
+) -> Vec<(&'static str, (u32, u32), f64)> {
+    compositor.time_passes(true);
+    let mut samples: Vec<(Pass, (u32, u32), Vec<Duration>)> = Vec::new();
+    for _ in 0..15 {
+        compositor.upload_frame(frame);
+        let _ = compositor.composite(refined, settings);
+        for (i, (pass, size, took)) in compositor.last_timing().unwrap_or_default().passes.into_iter().enumerate() {
+            if samples.len() <= i {
+                samples.push((pass, size, Vec::new()));
+            }
+            samples[i].2.push(took);
+        }
+    }
+    compositor.time_passes(false);
+    samples.into_iter().map(|(pass, size, times)| (pass.entry_point(), size, Spread::of(times).median)).collect()
+}
+
+/// The worker's added cost per mask: temporal smoothing and the guided filter's fit, at the model's size.
+fn refine_cost(model: &mut Segmenter, w: u32, h: u32, frame: &[u8], runs: usize) -> Result<Spread, Error> {
+    let view = RgbaView::new(w, h, frame);
+    let mask = model.segment(view)?;
+    let mut refiner = MaskRefiner::default();
+    let mut samples = Vec::new();
+    for i in 0..WARMUP + runs {
+        let m = mask.clone();
+        let started = Instant::now();
+        let refined = refiner.refine(view, m, 0.9, true);
+        if i >= WARMUP {
+            samples.push(started.elapsed());
+        }
+        std::hint::black_box(refined);
+    }
+    Ok(Spread::of(samples))
+}
+
 /// Masks per second through the plugin's worker thread: submit a frame, wait for its mask, repeat.
-fn worker_rate(config: WorkerConfig, w: u32, h: u32, frame: &[u8]) -> Result<f64, Error> {
+fn worker_rate(config: WorkerConfig, w: u32, h: u32, frame: &[u8], refine: bool) -> Result<f64, Error> {
     let mut worker = Worker::start("bench", |_| {});
+    worker.set_mask_refinement(if refine { 0.9 } else { 0.0 }, refine);
     worker.configure(config);
     let deadline = Instant::now() + Duration::from_secs(20);
     while worker.input_size().is_none() {
