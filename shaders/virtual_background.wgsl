@@ -5,6 +5,7 @@
 //   fs_grow                  one direction of a separable max (grow) or min (shrink) on that opacity
 //   fs_blur_downsample*      the frame shrunk for blurring, weighted by how surely each pixel is background
 //   fs_blur                  one direction of a separable Gaussian (the background blur, and feathering)
+//   fs_blur_normalize        the blur's last direction, divided by the background weight (8-bit result)
 //   fs_composite_*           the person over the blurred frame, a picture, a colour, or transparency
 // Colours are used as stored (sRGB-encoded), as OBS hands this filter its input; the worker fits the guided
 // filter in the same values.
@@ -29,7 +30,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var image: texture_2d<f32>;         // the frame, or the previous pass
 @group(0) @binding(2) var mask: texture_2d<f32>;          // smoothed person probability at the model's resolution
-@group(0) @binding(3) var background: texture_2d<f32>;    // the blurred frame (RGB weighted, A = weight) or the picture
+@group(0) @binding(3) var background: texture_2d<f32>;    // the blurred background (A = how much there was) or the picture
 @group(0) @binding(4) var linear_clamp: sampler;
 @group(0) @binding(5) var coefficients: texture_2d<f32>;  // the guided filter's averaged fit: a in RGB, b in A
 @group(0) @binding(6) var alpha: texture_2d<f32>;         // the person's opacity (A), from fs_refine_mask/fs_grow/fs_blur
@@ -165,9 +166,7 @@ fn fs_blur_downsample_wide(@builtin(position) pos: vec4<f32>) -> @location(0) ve
 }
 
 // A 17-tap Gaussian in 9 fetches: the sampler's bilinear weights merge each pair of neighbouring taps.
-@fragment
-fn fs_blur(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
-    let uv = uv_at(pos);
+fn gaussian(uv: vec2<f32>) -> vec4<f32> {
     var sum = sample(image, uv);
     var total = 1.0;
     let k = -0.5 / (p.sigma * p.sigma);
@@ -183,13 +182,26 @@ fn fs_blur(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
 }
 
 @fragment
+fn fs_blur(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    return gaussian(uv_at(pos));
+}
+
+// The background blur's last direction: the weighted average divided by its weight, so the result fits in
+// 8 bits (cheap for the composite to read); A says how much background there was to average.
+@fragment
+fn fs_blur_normalize(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
+    let b = gaussian(uv_at(pos));
+    return vec4<f32>(b.rgb / max(b.a, 0.0001), clamp(b.a * 50.0, 0.0, 1.0));
+}
+
+@fragment
 fn fs_composite_blur(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
     let uv = uv_at(pos);
     let fg = sample(image, uv);
     let b = sample(background, uv);
-    // Weighted average of nearby background pixels; deep inside the person there are none, and the
-    // person covers that spot anyway.
-    let bg = mix(fg.rgb, b.rgb / max(b.a, 0.0001), clamp(b.a * 50.0, 0.0, 1.0));
+    // The average of nearby background pixels; deep inside the person there are none, and the person
+    // covers that spot anyway.
+    let bg = mix(fg.rgb, b.rgb, b.a);
     return vec4<f32>(mix(bg, fg.rgb, person_opacity(uv, fg.rgb)), fg.a);
 }
 

@@ -133,6 +133,8 @@ pub struct RenderPipeline {
     alpha_fresh: bool,
     blur_a: TexRender,
     blur_b: TexRender,
+    /// The finished blur, normalised to 8 bits.
+    blurred: TexRender,
     blur_fresh: bool,
     background: Option<Texture>,
     frame_time: Option<u64>,
@@ -160,9 +162,10 @@ impl RenderPipeline {
             refine_a: TexRender::new(Format::Rgba8),
             refine_b: TexRender::new(Format::Rgba8),
             alpha_fresh: false,
-            // Half floats: the blurred background is divided by its weight, which 8 bits cannot carry.
+            // Half floats: the blur carries background colour times weight, which 8 bits cannot.
             blur_a: TexRender::new(Format::Rgba16F),
             blur_b: TexRender::new(Format::Rgba16F),
+            blurred: TexRender::new(Format::Rgba8),
             blur_fresh: false,
             background: None,
             frame_time: None,
@@ -362,7 +365,7 @@ impl RenderPipeline {
     /// the mask is that they are background), so the person leaves no halo in the blur.
     fn blurred_background(&mut self, input: Input, settings: &Settings, mask: &MaskTextures) -> TextureRef {
         if self.blur_fresh {
-            return self.blur_a.texture();
+            return self.blurred.texture();
         }
         let plan = blur::plan(settings.blur_strength, self.size.0, self.size.1);
         let (w, h) = (plan.width, plan.height);
@@ -377,10 +380,14 @@ impl RenderPipeline {
         end(&mut self.timing);
         begin(&mut self.timing, "Blur", (w, h));
         gaussian_pass(p, effect, self.blur_a.texture(), &mut self.blur_b, (w, h), [1.0 / w as f32, 0.0], plan.sigma);
-        gaussian_pass(p, effect, self.blur_b.texture(), &mut self.blur_a, (w, h), [0.0, 1.0 / h as f32], plan.sigma);
+        let (src, vertical) = (self.blur_b.texture(), [0.0, 1.0 / h as f32]);
+        filter_pass(p, effect, c"BlurNormalize", src, &mut self.blurred, (w, h), || {
+            p.texel_step.set_vec2(vertical);
+            p.sigma.set_float(plan.sigma);
+        });
         end(&mut self.timing);
         self.blur_fresh = true;
-        self.blur_a.texture()
+        self.blurred.texture()
     }
 
     fn composite(&mut self, input: Input, settings: &Settings) {

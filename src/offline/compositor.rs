@@ -49,6 +49,7 @@ pub enum Pass {
     BlurDownsample,
     BlurDownsampleWide,
     Blur,
+    BlurNormalize,
     CompositeBlur,
     CompositeImage,
     CompositeColor,
@@ -56,7 +57,7 @@ pub enum Pass {
 }
 
 impl Pass {
-    const ALL: [Pass; 11] = [
+    const ALL: [Pass; 12] = [
         Pass::Downscale,
         Pass::RefineMask,
         Pass::Grow,
@@ -64,6 +65,7 @@ impl Pass {
         Pass::BlurDownsample,
         Pass::BlurDownsampleWide,
         Pass::Blur,
+        Pass::BlurNormalize,
         Pass::CompositeBlur,
         Pass::CompositeImage,
         Pass::CompositeColor,
@@ -79,6 +81,7 @@ impl Pass {
             Pass::BlurDownsample => "fs_blur_downsample",
             Pass::BlurDownsampleWide => "fs_blur_downsample_wide",
             Pass::Blur => "fs_blur",
+            Pass::BlurNormalize => "fs_blur_normalize",
             Pass::CompositeBlur => "fs_composite_blur",
             Pass::CompositeImage => "fs_composite_image",
             Pass::CompositeColor => "fs_composite_color",
@@ -163,6 +166,8 @@ pub struct Compositor {
     refine_b: Option<Target>,
     blur_a: Option<Target>,
     blur_b: Option<Target>,
+    /// The finished blur, normalised to 8 bits.
+    blurred: Option<Target>,
     output: Option<Target>,
     readback: Option<wgpu::Buffer>,
     /// With timing on, each pass is submitted and waited for on its own (`vbg bench`).
@@ -285,6 +290,7 @@ impl Compositor {
             refine_b: None,
             blur_a: None,
             blur_b: None,
+            blurred: None,
             output: None,
             readback: None,
             timing: RefCell::new(None),
@@ -384,7 +390,7 @@ impl Compositor {
             self.blur(&mut encoder, base, settings.blur_strength, (w, h));
         }
         let (pass, background) = match settings.mode {
-            BackgroundMode::Blur => (Pass::CompositeBlur, self.blur_a.as_ref().map(|t| &t.view)),
+            BackgroundMode::Blur => (Pass::CompositeBlur, self.blurred.as_ref().map(|t| &t.view)),
             BackgroundMode::Image => (Pass::CompositeImage, self.background.as_ref().map(|t| &t.view)),
             BackgroundMode::Color => (Pass::CompositeColor, None),
             BackgroundMode::Transparent => (Pass::CompositeTransparent, None),
@@ -444,13 +450,16 @@ impl Compositor {
         }
     }
 
-    /// Background-weighted downsample, then a horizontal and a vertical Gaussian pass; result in `blur_a`.
+    /// Background-weighted downsample, then a horizontal and a vertical Gaussian pass; result in `blurred`.
     fn blur(&mut self, encoder: &mut wgpu::CommandEncoder, base: Params, strength: u32, (w, h): (u32, u32)) {
         let plan = blur::plan(strength, w, h);
         let (bw, bh) = (plan.width, plan.height);
         let format = wgpu::TextureFormat::Rgba16Float;
         ensure_pair(&self.gpu.device, [&mut self.blur_a, &mut self.blur_b], (bw, bh), format);
+        let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING;
+        ensure(&self.gpu.device, &mut self.blurred, bw, bh, RGBA8, usage);
         let (a, b) = (self.blur_a.as_ref().unwrap(), self.blur_b.as_ref().unwrap());
+        let blurred = self.blurred.as_ref().unwrap();
         let size = [bw as f32, bh as f32];
         let down = Params { footprint: [1.0 / size[0], 1.0 / size[1]], target_size: size, ..base };
         let weighted = Inputs {
@@ -462,7 +471,8 @@ impl Compositor {
         self.pass(encoder, downsample, Slot::BlurDownsample, down, a, weighted);
         let gauss = |step| Params { texel_step: step, target_size: size, sigma: plan.sigma, ..base };
         self.pass(encoder, Pass::Blur, Slot::BlurHorizontal, gauss([1.0 / size[0], 0.0]), b, Inputs::image(a));
-        self.pass(encoder, Pass::Blur, Slot::BlurVertical, gauss([0.0, 1.0 / size[1]]), a, Inputs::image(b));
+        let vertical = gauss([0.0, 1.0 / size[1]]);
+        self.pass(encoder, Pass::BlurNormalize, Slot::BlurVertical, vertical, blurred, Inputs::image(b));
     }
 
     fn pass(
