@@ -1,12 +1,13 @@
 //! Everything done to a mask between the model and the GPU, on the worker thread at the mask's size: temporal
-//! smoothing, then the guided filter's fit against the frame the model saw. The graphics thread only uploads
-//! the result and applies it in the composite. Shared by the plugin's worker and `vbg`, so both show and
-//! measure the same masks.
+//! smoothing, then the guided filter's fit against the frame the model saw, whose coefficients are smoothed
+//! over time too (where the picture is still, so a still edge does not shimmer; where it moves, they follow
+//! at once). The graphics thread only uploads the result and applies it in the composite. Shared by the
+//! plugin's worker and `vbg`, so both show and measure the same masks.
 
 use crate::guided_filter::{Guidance, GuidedFilter};
 use crate::mask::Mask;
 use crate::preprocess::RgbaView;
-use crate::temporal::TemporalFilter;
+use crate::temporal::{motion_weight, TemporalFilter};
 
 /// A mask ready for compositing.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,12 +24,16 @@ pub struct MaskRefiner {
     temporal: TemporalFilter,
     guided: GuidedFilter,
     probability: Vec<f32>,
+    /// The smoothed coefficients and the (subsampled) frame they were last fitted against.
+    coefficients: Vec<f32>,
+    coefficients_guide: Vec<u8>,
 }
 
 impl MaskRefiner {
     /// Forgets earlier masks (a new model, a new video).
     pub fn reset(&mut self) {
         self.temporal.reset();
+        self.coefficients.clear();
     }
 
     /// Smooths `mask` over time (`smoothing` 0..1, as the setting) and, with `edge_refine`, fits it to
@@ -44,11 +49,40 @@ impl MaskRefiner {
         }
         let same_size = (frame.width, frame.height) == (mask.width, mask.height);
         let guidance = if edge_refine && same_size {
-            self.guided.fit(frame, &self.probability)
+            let mut g = self.guided.fit(frame, &self.probability);
+            self.smooth_coefficients(&mut g, smoothing);
+            g
         } else {
+            self.coefficients.clear();
             Guidance::plain(mask.width, mask.height, &self.probability)
         };
         RefinedMask { mask, guidance }
+    }
+
+    /// Blends the new coefficients with the previous ones, per texel as much as the picture there is still.
+    fn smooth_coefficients(&mut self, g: &mut Guidance, smoothing: f32) {
+        let guide = self.guided.last_guide();
+        let fresh = smoothing <= 0.0
+            || self.coefficients.len() != g.coefficients.len()
+            || self.coefficients_guide.len() != guide.len();
+        if !fresh {
+            let keep = smoothing.clamp(0.0, 0.99);
+            let (now, _) = guide.as_chunks::<4>();
+            let (before, _) = self.coefficients_guide.as_chunks::<4>();
+            let (state, _) = self.coefficients.as_chunks_mut::<4>();
+            let (new, _) = g.coefficients.as_chunks_mut::<4>();
+            for (((now, before), state), new) in now.iter().zip(before).zip(state).zip(new) {
+                let take = motion_weight(*now, *before, keep);
+                for (s, n) in state.iter_mut().zip(new.iter_mut()) {
+                    *s += take * (*n - *s);
+                    *n = *s;
+                }
+            }
+        } else {
+            self.coefficients.clone_from(&g.coefficients);
+        }
+        self.coefficients_guide.clear();
+        self.coefficients_guide.extend_from_slice(guide);
     }
 }
 

@@ -292,9 +292,6 @@ impl RenderPipeline {
         }
         let m = &newest.refined.mask;
         let g = &newest.refined.guidance;
-        if (g.width, g.height) != (m.width, m.height) {
-            return;
-        }
         let padded_width = m.width.next_multiple_of(4);
         let textures = match self.mask.take() {
             Some(t) if (t.probability.width, t.probability.height) == (padded_width, m.height) => {
@@ -318,7 +315,7 @@ impl RenderPipeline {
             }
             probability.set_image(&self.padded_rows, padded_width);
         }
-        coefficients.set_image(bytemuck::cast_slice(&g.coefficients), m.width * 16);
+        coefficients.set_image(bytemuck::cast_slice(&g.coefficients), g.width * 16);
         let uv_scale = [m.width as f32 / padded_width as f32, 1.0];
         self.mask =
             Some(MaskTextures { probability, coefficients, seq: newest.seq, size: (m.width, m.height), uv_scale });
