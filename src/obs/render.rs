@@ -293,13 +293,17 @@ impl RenderPipeline {
         let m = &newest.refined.mask;
         let g = &newest.refined.guidance;
         let padded_width = m.width.next_multiple_of(4);
+        // Reused while the sizes stay (the coefficients' differ from the mask's when edges are refined).
         let textures = match self.mask.take() {
-            Some(t) if (t.probability.width, t.probability.height) == (padded_width, m.height) => {
+            Some(t)
+                if (t.probability.width, t.probability.height) == (padded_width, m.height)
+                    && (t.coefficients.width, t.coefficients.height) == (g.width, g.height) =>
+            {
                 Some((t.probability, t.coefficients))
             }
             _ => Texture::dynamic(padded_width, m.height, Format::R8).zip(Texture::dynamic(
-                m.width,
-                m.height,
+                g.width,
+                g.height,
                 Format::Rgba32F,
             )),
         };
