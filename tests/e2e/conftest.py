@@ -25,7 +25,8 @@ from PIL import Image
 
 import obs_harness as h
 
-ARTIFACTS = h.REPO / "artifacts" / "e2e"
+# scripts/test-obs-versions keeps each release's artefacts apart.
+ARTIFACTS = Path(os.environ.get("VBG_E2E_ARTIFACTS") or h.REPO / "artifacts" / "e2e")
 EVAL_DIR = Path(os.environ.get("VBG_EVAL_DIR") or h.REPO.parent / "shared" / "eval").resolve()
 # A head-and-shoulders photo (852x480, webcam-like framing, textured foliage behind the person) with a
 # mask; evaluation data, read from ../shared, never copied into the repo.
@@ -33,6 +34,9 @@ PERSON_IMAGE = EVAL_DIR / "humanseg_vikram_removebg" / "images" / "076.jpg"
 PERSON_MASK = EVAL_DIR / "humanseg_vikram_removebg" / "masks" / "076.png"
 PLUGIN_ROOT_REL = Path(".config/obs-studio/plugins") / h.PLUGIN
 FILTER = "Virtual Background"
+# With VBG_SYSTEM_INSTALL=1 the plugin under test is the system-wide install (the .deb, put there by
+# scripts/test-package or scripts/test-obs-versions): the fixture installs no per-user copy.
+SYSTEM_INSTALL = os.environ.get("VBG_SYSTEM_INSTALL") == "1"
 
 
 @dataclass
@@ -95,12 +99,17 @@ def e2e(tmp_path_factory) -> Iterator[E2E]:
     plugin_root = home / PLUGIN_ROOT_REL
 
     installed = not os.environ.get("VBG_E2E_NO_PLUGIN")  # for working on the harness alone
-    if installed:
+    if installed and SYSTEM_INSTALL:
+        if not h.host_path(h.SYSTEM_PLUGIN).is_file():
+            pytest.fail(f"VBG_SYSTEM_INSTALL=1 but {h.SYSTEM_PLUGIN} is not installed")
+        # OBS opens this path; the harness reads the same file through host_path().
+        sample_file = h.SYSTEM_DATA_DIR / "sample" / "astronaut.png"
+    elif installed:
         h.install_plugin(plugin_root, ARTIFACTS / "install-plugin.txt")
         sample_file = plugin_root / "data" / "sample" / "astronaut.png"  # as installed, like the demo
     else:
         sample_file = h.REPO / "data" / "sample" / "astronaut.png"
-    if installed and h.SYSTEM_PLUGIN.exists() and not h.hides_system_copy():
+    if installed and not SYSTEM_INSTALL and h.host_path(h.SYSTEM_PLUGIN).exists() and not h.hides_system_copy():
         # OBS would load both copies and the first one registered wins: the test could silently exercise the
         # system-wide install instead of the build under test (hidden when a mount namespace is possible).
         pytest.fail(f"{h.SYSTEM_PLUGIN} exists (a system-wide install, e.g. the .deb or scripts/setup --system): "
@@ -123,7 +132,7 @@ def e2e(tmp_path_factory) -> Iterator[E2E]:
         scenes.append(h.obs_config.scene("Person scene", ["Person"]))
         canvas = Image.open(PERSON_IMAGE).size
     else:
-        canvas = Image.open(sample_file).size
+        canvas = Image.open(h.host_path(sample_file)).size
     if have_person and shutil.which("ffmpeg"):
         # The same photo as a looping H.264 video in a Media source: frames then arrive
         # asynchronously, the way a webcam delivers them, instead of as a texture.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import shutil
 import signal
@@ -38,11 +39,47 @@ LOG_PREFIX = f"[{PLUGIN}]"
 SYSTEM_PLUGIN_DIR = Path("/usr/lib/x86_64-linux-gnu/obs-plugins")
 SYSTEM_PLUGIN = SYSTEM_PLUGIN_DIR / f"{PLUGIN}.so"
 SYSTEM_DATA_DIR = Path("/usr/share/obs/obs-plugins") / PLUGIN
+# scripts/test-obs-versions runs OBS inside the root file system of another Debian release (its own OBS,
+# libobs and Mesa): VBG_OBS_ROOT names that root. Only OBS runs there (`chroot ROOT obs ...`); the harness,
+# Xvfb (its socket folder is bind-mounted) and the websocket client stay on the host. The script bind-mounts
+# the pytest temporary folder at the same path inside the root, so the test HOME and the pictures have one
+# path for both sides; only paths OBS owns (its system plugin folders) differ, see host_path().
+OBS_ROOT = Path(os.environ["VBG_OBS_ROOT"]) if os.environ.get("VBG_OBS_ROOT") else None
+
+
+def host_path(path: Path) -> Path:
+    """Where a path of OBS's own file system is seen from the harness (itself unless OBS runs in a root)."""
+    return OBS_ROOT / Path(path).relative_to("/") if OBS_ROOT else Path(path)
+
+
+def obs_command() -> list[str]:
+    """How to start OBS: the host's, or the one inside VBG_OBS_ROOT."""
+    return ["chroot", str(OBS_ROOT), "obs"] if OBS_ROOT else ["obs"]
+
+
+_OBS_VERSION: tuple[int, ...] | None = None
+
+
+def obs_version() -> tuple[int, ...]:
+    """The (major, minor, patch) of the OBS that obs_command() starts, from `obs --version`
+    ("OBS Studio - 30.2.3+dfsg-1 (linux)"), which needs no display."""
+    global _OBS_VERSION
+    if _OBS_VERSION is None:
+        import re
+        out = subprocess.run([*obs_command(), "--version"], capture_output=True, text=True, timeout=30).stdout
+        m = re.search(r"(\d+)\.(\d+)\.(\d+)", out)
+        if not m:
+            raise RuntimeError(f"cannot read the OBS version from `obs --version`: {out!r}")
+        _OBS_VERSION = tuple(int(g) for g in m.groups())
+    return _OBS_VERSION
 
 
 def hides_system_copy() -> bool:
     """Whether OBS instances started here hide a system-wide copy of the plugin from themselves: when one
-    exists, the package test is not running (VBG_SYSTEM_INSTALL=1), and a private mount namespace is possible."""
+    exists, the package test is not running (VBG_SYSTEM_INSTALL=1), and a private mount namespace is possible.
+    Never inside a test root: scripts/test-obs-versions installs and removes that root's system copy itself."""
+    if OBS_ROOT is not None:
+        return False
     if not (SYSTEM_PLUGIN.exists() and os.environ.get("VBG_SYSTEM_INSTALL") != "1"
             and os.geteuid() == 0 and shutil.which("unshare") is not None):
         return False
@@ -131,6 +168,7 @@ class ObsInstance:
     startup_seconds: float = 0.0
     # Extra environment for OBS; a value of None removes the variable.
     env: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
 
     # ---- configuration -------------------------------------------------------------------------
     @property
@@ -141,8 +179,11 @@ class ObsInstance:
         c = self.config
         w, h = (v + (v & 1) for v in c.canvas)  # OBS wants an even canvas
         prof_dir = c.profile.replace(" ", "_")
-        obs_config.write_ini(self.config_dir / "global.ini", {
-            "General": {"FirstRun": "true", "LastVersion": obs_config.OBS_VERSION},
+        major, minor, patch = obs_version()
+        sections = {
+            # LastVersion = the OBS that runs: no "what's new", and OBS 31+ does not try to migrate a
+            # pre-31 global.ini into user.ini (it refuses with a modal error when user.ini already exists).
+            "General": {"FirstRun": "true", "LastVersion": (major << 24) | (minor << 16) | patch},
             "Basic": {
                 "Profile": c.profile, "ProfileDir": prof_dir,
                 "SceneCollection": c.collection,
@@ -154,7 +195,15 @@ class ObsInstance:
                 "ServerEnabled": "true", "AuthRequired": "false", "ServerPort": self.port,
                 "FirstLoad": "false", "AlertsEnabled": "false",
             },
-        })
+        }
+        # OBS 29 and 30 read these from global.ini; OBS 31+ keeps the user's part (General, Basic,
+        # BasicWindow, OBSWebSocket) in user.ini: write both.
+        obs_config.write_ini(self.config_dir / "global.ini", sections)
+        obs_config.write_ini(self.config_dir / "user.ini", sections)
+        # obs-websocket 5.3+ (OBS 30+) keeps its settings in its own JSON file; 5.1 (OBS 29) reads global.ini.
+        obs_config.write_json(self.config_dir / "plugin_config" / "obs-websocket" / "config.json", {
+            "server_enabled": True, "server_port": self.port, "auth_required": False, "server_password": "",
+            "first_load": False, "alerts_enabled": False})
         obs_config.write_ini(self.config_dir / "basic" / "profiles" / prof_dir / "basic.ini",
                              obs_config.profile_sections(c.profile, w, h, c.fps))
         obs_config.write_json(
@@ -191,8 +240,11 @@ class ObsInstance:
                 env.pop(k, None)
             else:
                 env[k] = str(v)
-        cmd = ["obs", "--multi", "--disable-missing-files-check", "--minimize-to-tray",
+        cmd = [*obs_command(), "--multi", "--disable-missing-files-check", "--minimize-to-tray",
                "--collection", self.config.collection, "--profile", self.config.profile]
+        # OBS 30+ asks whether to start in safe mode after an unclean exit (a killed test OBS); 29 has no flag.
+        if obs_version() >= (30, 0, 0):
+            cmd.append("--disable-shutdown-check")
         # A system-wide copy of the plugin (the .deb, scripts/setup --system, perhaps another checkout's) would
         # be loaded too, and the first copy registered wins: hide it from this OBS only, in a private mount
         # namespace, so the tests always run the plugin they installed. The package test wants that copy.
@@ -206,6 +258,10 @@ class ObsInstance:
             stdout=open(self.artifacts / "obs-stdout.txt", "w"), stderr=subprocess.STDOUT)
         self.client = self._connect(timeout)
         self.startup_seconds = time.monotonic() - self.started_at
+        # Which OBS and obs-websocket answered (scripts/test-obs-versions reports it per release).
+        v = self.request("GetVersion")
+        self.versions = {k: v.get(k) for k in ("obsVersion", "obsWebSocketVersion", "rpcVersion", "platform")}
+        (self.artifacts / "obs-version.json").write_text(json.dumps(self.versions) + "\n")
 
     def _connect(self, timeout: float):
         import logging

@@ -1,4 +1,5 @@
-"""End-to-end tests: the Virtual Background filter inside a real, headless OBS Studio 29.
+"""End-to-end tests: the Virtual Background filter inside a real, headless OBS Studio (29 here; 30.2 and 32
+in scripts/test-obs-versions).
 
 Tests run in file order against one OBS instance (see conftest.py); the last one shuts OBS down.
 Every test sets the settings it needs from the filter's defaults (reset=True), so order only matters
@@ -13,7 +14,8 @@ import numpy as np
 import pytest
 
 import obs_harness as h
-from conftest import E2E, FILTER, Subject
+from conftest import E2E, FILTER, SYSTEM_INSTALL, Subject
+from faults import NOT_WORKING
 
 IOU_MIN = 0.85  # mask quality needed against the ground truth (Color and Transparent modes)
 COLOUR_TOL = 2  # a pixel "is the colour" if every channel is within this of it
@@ -61,7 +63,7 @@ def test_screenshot_of_disabled_filter_is_the_picture(e2e: E2E) -> None:
     for s in [e2e.person, e2e.sample]:
         if s is None:
             continue
-        expected = h.load_rgba(s.file)
+        expected = h.load_rgba(h.host_path(s.file))
         assert s.reference.shape == expected.shape
         diff = int(np.abs(s.reference.astype(np.int16) - expected).max())
         assert diff == 0, f"{s.source}: screenshot differs from the file by up to {diff}"
@@ -180,12 +182,37 @@ def test_missing_model_passes_video_through_then_recovers(e2e: E2E) -> None:
     colour_mode_iou(e2e, s, "recovered-color")
 
 
+def test_status_line_names_the_model_then_the_fault(e2e: E2E) -> None:
+    """The status line (kept in the settings as `status_text`: obs-websocket cannot read properties) says
+    which model runs and how fast, and for a broken model file that the video passes through, naming it."""
+    e2e.require_plugin()
+    s = e2e.require_person()
+    obs = e2e.obs
+    obs.set_filter_settings(s.source, FILTER, {"mode": "transparent"}, reset=True)
+    ok, status, _ = h.wait_until(lambda: obs.status_text(s.source, FILTER),
+                                 lambda t: " ms per mask, " in t and not t.startswith(NOT_WORKING), WAIT,
+                                 consecutive=1)
+    assert ok, f"no running status line: {status!r}"
+    broken = obs.home / "broken.onnx"
+    broken.write_bytes(b"not an ONNX model")
+    obs.set_filter_settings(s.source, FILTER, {"mode": "color", "model": "custom", "model_path": str(broken)},
+                            reset=True)
+    ok, status, _ = h.wait_until(lambda: obs.status_text(s.source, FILTER),
+                                 lambda t: t.startswith(NOT_WORKING) and "broken.onnx" in t, WAIT, consecutive=1)
+    assert ok, f"the status line does not explain the broken model: {status!r}"
+    obs.set_filter_settings(s.source, FILTER, {}, reset=True)
+
+
 def test_runtime_found_through_the_plugin_runpath(e2e: E2E) -> None:
     """The plugin loads its private ONNX Runtime by file name, resolved by its RUNPATH ($ORIGIN), with neither
     LD_LIBRARY_PATH nor ORT_DYLIB_PATH set for OBS (the harness removes both)."""
     e2e.require_plugin()
     e2e.require_person()
-    expected = e2e.obs.home / ".config/obs-studio/plugins" / h.PLUGIN / "bin/64bit/libonnxruntime.so.1.31.1"
+    if SYSTEM_INSTALL:
+        expected = h.SYSTEM_PLUGIN_DIR / h.PLUGIN / "libonnxruntime.so.1.31.1"
+        assert not (e2e.obs.config_dir / "plugins").exists(), "a per-user plugin folder exists in the test HOME"
+    else:
+        expected = e2e.obs.home / ".config/obs-studio/plugins" / h.PLUGIN / "bin/64bit/libonnxruntime.so.1.31.1"
     lines = [l for l in e2e.obs.plugin_log_lines() if "ONNX Runtime loaded from" in l]
     assert lines, "no 'ONNX Runtime loaded from' line in the log"
     assert f"ONNX Runtime loaded from {expected} (found through the plugin's RUNPATH)" in lines[0], lines[0]

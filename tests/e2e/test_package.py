@@ -29,7 +29,7 @@ RUNTIME = h.SYSTEM_PLUGIN_DIR / h.PLUGIN / "libonnxruntime.so.1.31.1"
 def obs(tmp_path_factory):
     if not (PERSON_IMAGE.exists() and PERSON_MASK.exists()):
         pytest.skip(f"evaluation data not found: {PERSON_IMAGE}")
-    assert h.SYSTEM_PLUGIN.is_file(), f"{h.SYSTEM_PLUGIN} is not installed"
+    assert h.host_path(h.SYSTEM_PLUGIN).is_file(), f"{h.SYSTEM_PLUGIN} is not installed"
     home = tmp_path_factory.mktemp("obs-home-system")
     person = home / "person.png"
     Image.open(PERSON_IMAGE).convert("RGB").save(person)
