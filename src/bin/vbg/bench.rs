@@ -135,9 +135,10 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
         }
     }
     println!("\nmask refinement on the worker (temporal smoothing 0.9 + guided fit; median / p90 ms)");
-    for (label, w, h, cost, raw_rate, rate) in &refine_rows {
+    for (label, w, h, (cost, cpu), raw_rate, rate) in &refine_rows {
+        let cpu = cpu.map_or("-".to_string(), |c| format!("{c:.2}"));
         println!(
-            "  {label:<38} {w}x{h} {:>6.3} / {:.3}   masks/s {raw_rate:.1} without, {rate:.1} with ({:+.1} %)",
+            "  {label:<38} {w}x{h} {:>6.3} / {:.3} (CPU {cpu} ms)   masks/s {raw_rate:.1} without, {rate:.1} with ({:+.1} %)",
             cost.median,
             cost.p90,
             (rate / raw_rate - 1.0) * 100.0
@@ -234,12 +235,23 @@ fn pass_times(
 }
 
 /// The worker's added cost per mask: temporal smoothing and the guided filter's fit, at the model's size.
-fn refine_cost(model: &mut Segmenter, w: u32, h: u32, frame: &[u8], runs: usize) -> Result<Spread, Error> {
+/// Wall time per run, and the thread's CPU time over all runs (which a busy neighbour inflates less).
+fn refine_cost(
+    model: &mut Segmenter,
+    w: u32,
+    h: u32,
+    frame: &[u8],
+    runs: usize,
+) -> Result<(Spread, Option<f64>), Error> {
     let view = RgbaView::new(w, h, frame);
     let mask = model.segment(view)?;
     let mut refiner = MaskRefiner::default();
     let mut samples = Vec::new();
+    let mut cpu_start = None;
     for i in 0..WARMUP + runs {
+        if i == WARMUP {
+            cpu_start = thread_cpu_ms();
+        }
         let m = mask.clone();
         let started = Instant::now();
         let refined = refiner.refine(view, m, 0.9, true);
@@ -248,7 +260,16 @@ fn refine_cost(model: &mut Segmenter, w: u32, h: u32, frame: &[u8], runs: usize)
         }
         std::hint::black_box(refined);
     }
-    Ok(Spread::of(samples))
+    let cpu = cpu_start.zip(thread_cpu_ms()).map(|(a, b)| (b - a) / runs as f64);
+    Ok((Spread::of(samples), cpu))
+}
+
+/// CPU time this thread has used, in ms (Linux: /proc/thread-self/stat, in clock ticks of 10 ms).
+fn thread_cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 * 10.0)
 }
 
 /// Masks per second through the plugin's worker thread: submit a frame, wait for its mask, repeat.
