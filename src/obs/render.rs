@@ -266,14 +266,13 @@ impl RenderPipeline {
         }
 
         let (effect, p) = (&self.effect, &self.params);
-        let (cx, cy) = self.size;
         begin(&mut self.timing, "Downscale", (width, height));
         let drawn = self.analysis.render(width, height, || {
             p.footprint.set_vec2([1.0 / width as f32, 1.0 / height as f32]);
             live.draw(effect, c"Downscale", width, height);
         });
         end(&mut self.timing);
-        if !drawn || cx == 0 || cy == 0 {
+        if !drawn {
             return;
         }
         if self.stages[slot].as_ref().map(|s| (s.width, s.height)) != Some((width, height)) {
