@@ -4,18 +4,20 @@
 //! In each window the person probability is fitted as a linear function of the colour, `p = a . colour + b`;
 //! the fits covering a texel are averaged. The GPU then only evaluates `dot(a, colour) + b` per output pixel
 //! with the full-resolution colour (one texture read), so the mask's edge lands on the picture's edges while
-//! flat regions keep the model's value. As in the fast guided filter, the fit runs on the mask subsampled by
-//! `SUBSAMPLE` (3x3 windows there, about the 5x5 of the full mask): the coefficients vary slowly, the edge
-//! detail comes from the full-resolution colour they are applied to.
+//! flat regions keep the model's value. As in the fast guided filter, the coefficients are fitted small (at
+//! the mask's size) and applied large: they vary slowly, the edge detail comes from the full-resolution
+//! colour they are applied to. (Fitting on the mask subsampled once more costs a third of the time but
+//! loses half a point of boundary F on humanseg_vikram_removebg: docs/performance.md.)
+//!
+//! The window sums stream row by row through a ring of box-filtered rows, so the 13 planes of the fit never
+//! exist at full size: about 0.8 ms at 256x256 on one core, O(1) per texel in the window's size.
 //!
 //! Colours are the stored (sRGB-encoded) values, 0..1, as the model saw them and as the effect reads them.
 
 use crate::preprocess::RgbaView;
 
-/// Window radius in texels of the subsampled mask (3x3 windows).
-pub const RADIUS: usize = 1;
-/// The fit runs at the mask's size divided by this (the "fast" in fast guided filter): a quarter of the work.
-pub const SUBSAMPLE: u32 = 2;
+/// Window radius in mask texels (5x5 windows).
+pub const RADIUS: usize = 2;
 /// Added to the colour variance: windows flatter than a colour spread of about 16/255 keep their mean
 /// probability instead of amplifying noise (and a still edge does not shimmer with the camera's noise).
 pub const EPSILON: f32 = 0.004;
@@ -64,118 +66,127 @@ pub fn guide_value(encoded: u8) -> f32 {
 /// Reusable planes, so a mask allocates nothing once the size is known.
 #[derive(Default)]
 pub struct GuidedFilter {
-    planes: Vec<Vec<f32>>,
-    scratch: Vec<f32>,
-    small_frame: Vec<u8>,
-    small_probability: Vec<f32>,
-}
-
-/// `frame` and `probability` averaged over blocks of SUBSAMPLE^2 texels (edges clamped) into `size`.
-fn subsample(frame: RgbaView<'_>, probability: &[f32], size: (u32, u32), rgba: &mut Vec<u8>, p: &mut Vec<f32>) {
-    let (fw, fh) = (frame.width as usize, frame.height as usize);
-    let (w, h) = (size.0 as usize, size.1 as usize);
-    let s = SUBSAMPLE as usize;
-    let (pixels, _) = frame.data.as_chunks::<4>();
-    rgba.clear();
-    p.clear();
-    let n = (s * s) as u32;
-    for y in 0..h {
-        for x in 0..w {
-            let (mut sum, mut q) = ([0u32; 4], 0.0f32);
-            for dy in 0..s {
-                let row = (y * s + dy).min(fh - 1) * fw;
-                for dx in 0..s {
-                    let i = row + (x * s + dx).min(fw - 1);
-                    let px = pixels[i];
-                    sum = std::array::from_fn(|c| sum[c] + u32::from(px[c]));
-                    q += probability[i];
-                }
-            }
-            rgba.extend(sum.map(|c| ((c + n / 2) / n) as u8));
-            p.push(q / n as f32);
-        }
-    }
+    /// The raw fit per texel (a r g b, b), before averaging.
+    fit: Vec<Vec<f32>>,
+    /// The box filter's ring of rows.
+    rows: Vec<f32>,
+    /// The coefficients smoothed over time (the last fit's output).
+    smoothed: Vec<f32>,
 }
 
 /// Planes of the fit: guide r g b, p, then the products rr gg bb rg rb gb, rp gp bp.
 const FIT_PLANES: usize = 13;
 
 impl GuidedFilter {
-    /// Fits `probability` (0..=1, one per texel of `frame`) against `frame`'s colours. The coefficients come
-    /// at the subsampled size (the GPU's bilinear sampling brings them back up).
-    pub fn fit(&mut self, frame: RgbaView<'_>, probability: &[f32]) -> Guidance {
-        assert_eq!(probability.len(), (frame.width * frame.height) as usize, "probability and frame sizes differ");
-        let (w, h) = (frame.width.div_ceil(SUBSAMPLE), frame.height.div_ceil(SUBSAMPLE));
-        subsample(frame, probability, (w, h), &mut self.small_frame, &mut self.small_probability);
-        let small = std::mem::take(&mut self.small_frame);
-        let probability = std::mem::take(&mut self.small_probability);
-        let guidance = self.fit_at(RgbaView::new(w, h, &small), &probability);
-        (self.small_frame, self.small_probability) = (small, probability);
-        guidance
+    /// Forgets the coefficients of earlier fits.
+    pub fn reset(&mut self) {
+        self.smoothed.clear();
     }
 
-    /// The subsampled frame the last fit was made against (its texels match the coefficients').
-    pub fn last_guide(&self) -> &[u8] {
-        &self.small_frame
-    }
-
-    fn fit_at(&mut self, frame: RgbaView<'_>, probability: &[f32]) -> Guidance {
+    /// Fits `probability` (0..=1, one per texel of `frame`) against `frame`'s colours; the coefficients come
+    /// at the same size (the GPU's bilinear sampling brings them up to the output). Each texel's coefficients
+    /// move from the previous fit's towards the new ones by its `weights` (1 takes the new fit; empty, or a
+    /// different size, starts afresh).
+    pub fn fit(&mut self, frame: RgbaView<'_>, probability: &[f32], weights: &[f32]) -> Guidance {
         let (w, h) = (frame.width as usize, frame.height as usize);
         let n = w * h;
         assert_eq!(probability.len(), n, "probability and frame sizes differ");
-        // Every value is overwritten below: resize only, no clearing.
-        self.planes.resize_with(FIT_PLANES + 4, Vec::new);
-        for plane in &mut self.planes {
+        // The 13 input planes are never stored whole: rows stream through a ring of box-filtered rows
+        // (a few tens of kB, in cache), and each mean row is solved as soon as its window is complete.
+        // Every value of `fit` is overwritten by `solve`: resize only, no clearing.
+        self.fit.resize_with(4, Vec::new);
+        for plane in &mut self.fit {
             plane.resize(n, 0.0);
         }
-        let (inputs, fit) = self.planes.split_at_mut(FIT_PLANES);
         let (pixels, _) = frame.data.as_chunks::<4>();
         let (pixels, probability) = (&pixels[..n], &probability[..n]);
-        for_lanes(n, |at, lanes| {
-            let mut c = [[0.0f32; LANES]; FIT_PLANES];
-            for k in 0..lanes {
-                let i = at + k;
-                let [r, g, b, _] = pixels[i].map(guide_value);
-                let q = probability[i];
-                let values = [r, g, b, q, r * r, g * g, b * b, r * g, r * b, g * b, r * q, g * q, b * q];
-                for (plane, v) in c.iter_mut().zip(values) {
-                    plane[k] = v;
-                }
-            }
-            for (plane, values) in inputs.iter_mut().zip(&c) {
-                plane[at..at + lanes].copy_from_slice(&values[..lanes]);
-            }
-        });
-        for plane in inputs.iter_mut() {
-            box_mean(plane, w, h, &mut self.scratch);
-        }
-        let [mr, mg, mb, mp, rr, gg, bb, rg, rb, gb, rp, gp, bp] = &*inputs else { unreachable!() };
-        let [ar, ag, ab, b] = fit else { unreachable!() };
-        solve(n, [mr, mg, mb, mp], [rr, gg, bb, rg, rb, gb], [rp, gp, bp], [ar, ag, ab, b]);
-        for plane in fit.iter_mut() {
-            box_mean(plane, w, h, &mut self.scratch);
-        }
-        let [ar, ag, ab, b] = &fit[..] else { unreachable!() };
+        let [ar, ag, ab, b] = &mut self.fit[..] else { unreachable!() };
+        box_rows(
+            (w, h),
+            FIT_PLANES,
+            &mut self.rows,
+            |y, raw| fit_inputs(&pixels[y * w..(y + 1) * w], &probability[y * w..(y + 1) * w], raw),
+            |y, sums| {
+                let row = y * w..(y + 1) * w;
+                let out = [&mut ar[row.clone()], &mut ag[row.clone()], &mut ab[row.clone()], &mut b[row]];
+                solve(w, sums, out);
+            },
+        );
+        // Averages the fits covering each texel and smooths them over time, straight into the interleaved
+        // texture layout (one pass over the output and the state).
         let mut coefficients = Vec::with_capacity(n * 4);
-        for (((ar, ag), ab), b) in ar.iter().zip(ag).zip(ab).zip(b) {
-            coefficients.extend_from_slice(&[*ar, *ag, *ab, *b]);
-        }
+        let fresh = weights.len() != n || self.smoothed.len() != n * 4;
+        self.smoothed.resize(n * 4, 0.0);
+        let (fit, smoothed) = (&self.fit, &mut self.smoothed);
+        box_rows(
+            (w, h),
+            4,
+            &mut self.rows,
+            |y, raw| {
+                for (plane, out) in fit.iter().zip(raw.chunks_exact_mut(w)) {
+                    out.copy_from_slice(&plane[y * w..(y + 1) * w]);
+                }
+            },
+            |y, sums| {
+                let (ar, rest) = sums.split_at(w);
+                let (ag, rest) = rest.split_at(w);
+                let (ab, b) = rest.split_at(w);
+                let (state, _) = smoothed[y * w * 4..(y + 1) * w * 4].as_chunks_mut::<4>();
+                let weights = (!fresh).then(|| &weights[y * w..(y + 1) * w]);
+                let scale = 1.0 / WINDOW as f32;
+                for (x, ((((s, ar), ag), ab), b)) in state.iter_mut().zip(ar).zip(ag).zip(ab).zip(b).enumerate() {
+                    let new = [ar * scale, ag * scale, ab * scale, b * scale];
+                    let take = weights.map_or(1.0, |weights| weights[x]);
+                    *s = std::array::from_fn(|k| s[k] + take * (new[k] - s[k]));
+                    coefficients.extend_from_slice(s);
+                }
+            },
+        );
         Guidance { width: frame.width, height: frame.height, coefficients }
     }
 }
 
-/// Per window: a = (covariance of colour + eps)^-1 . covariance(colour, p), b = mean p - a . mean colour.
-/// A plain indexed loop over slices sliced to `n`, so the compiler drops the bounds checks and vectorises it.
-fn solve(n: usize, means: [&[f32]; 4], squares: [&[f32]; 6], products: [&[f32]; 3], out: [&mut Vec<f32>; 4]) {
-    let [mr, mg, mb, mp] = means.map(|v| &v[..n]);
-    let [rr, gg, bb, rg, rb, gb] = squares.map(|v| &v[..n]);
-    let [rp, gp, bp] = products.map(|v| &v[..n]);
+/// One row of the fit's inputs, plane after plane (each `pixels.len()` long): r g b p, then the products
+/// rr gg bb rg rb gb, rp gp bp. Plane-wise loops over equal-length slices, so they vectorise.
+fn fit_inputs(pixels: &[[u8; 4]], probability: &[f32], raw: &mut [f32]) {
+    let w = pixels.len();
+    let mut plane = raw.chunks_exact_mut(w);
+    let mut next = || plane.next().expect("FIT_PLANES planes");
+    let (r, g, b, p) = (next(), next(), next(), next());
+    for (((px, r), g), b) in pixels.iter().zip(r.iter_mut()).zip(g.iter_mut()).zip(b.iter_mut()) {
+        (*r, *g, *b) = (guide_value(px[0]), guide_value(px[1]), guide_value(px[2]));
+    }
+    p.copy_from_slice(probability);
+    let (r, g, b, p) = (&*r, &*g, &*b, &*p);
+    for (x, y) in [(r, r), (g, g), (b, b), (r, g), (r, b), (g, b), (r, p), (g, p), (b, p)] {
+        mul(next(), x, y);
+    }
+}
+
+/// out[i] = x[i] * y[i].
+fn mul(out: &mut [f32], x: &[f32], y: &[f32]) {
+    let (x, y) = (&x[..out.len()], &y[..out.len()]);
+    for ((o, x), y) in out.iter_mut().zip(x).zip(y) {
+        *o = x * y;
+    }
+}
+
+/// Per window, from the row of window sums (FIT_PLANES planes of `n`): a = (covariance of colour + eps)^-1 .
+/// covariance(colour, p), b = mean p - a . mean colour. A plain indexed loop over slices sliced to `n`, so the
+/// compiler drops the bounds checks and vectorises it.
+fn solve(n: usize, sums: &[f32], out: [&mut [f32]; 4]) {
+    let plane = |k: usize| &sums[k * n..(k + 1) * n];
+    let [sr, sg, sb, sp] = [0, 1, 2, 3].map(plane);
+    let [rr, gg, bb, rg, rb, gb] = [4, 5, 6, 7, 8, 9].map(plane);
+    let [rp, gp, bp] = [10, 11, 12].map(plane);
     let [ar, ag, ab, b] = out.map(|v| &mut v[..n]);
+    let scale = 1.0 / WINDOW as f32;
     for i in 0..n {
-        let (mr, mg, mb, mp) = (mr[i], mg[i], mb[i], mp[i]);
-        let (cr, cg, cb) = (rp[i] - mr * mp, gp[i] - mg * mp, bp[i] - mb * mp);
-        let (dr, dg, db) = (rr[i] - mr * mr + EPSILON, gg[i] - mg * mg + EPSILON, bb[i] - mb * mb + EPSILON);
-        let (org, orb, ogb) = (rg[i] - mr * mg, rb[i] - mr * mb, gb[i] - mg * mb);
+        let (mr, mg, mb, mp) = (sr[i] * scale, sg[i] * scale, sb[i] * scale, sp[i] * scale);
+        let mean = |sum: &[f32]| sum[i] * scale;
+        let (cr, cg, cb) = (mean(rp) - mr * mp, mean(gp) - mg * mp, mean(bp) - mb * mp);
+        let (dr, dg, db) = (mean(rr) - mr * mr + EPSILON, mean(gg) - mg * mg + EPSILON, mean(bb) - mb * mb + EPSILON);
+        let (org, orb, ogb) = (mean(rg) - mr * mg, mean(rb) - mr * mb, mean(gb) - mg * mb);
         // Inverse of the symmetric covariance by its adjugate; det >= eps^3 > 0 (a positive semi-definite
         // covariance plus eps on its diagonal).
         let i00 = dg * db - ogb * ogb;
@@ -194,58 +205,92 @@ fn solve(n: usize, means: [&[f32]; 4], squares: [&[f32]; 6], products: [&[f32]; 
     }
 }
 
-/// Texels per block of the per-texel loops.
-const LANES: usize = 8;
+/// Window taps per axis, and texels per window.
+const TAPS: usize = 2 * RADIUS + 1;
+const WINDOW: usize = TAPS * TAPS;
 
-/// Calls `f(start, count)` for consecutive blocks of up to LANES of `n` items.
-fn for_lanes(n: usize, mut f: impl FnMut(usize, usize)) {
-    for at in (0..n).step_by(LANES) {
-        f(at, LANES.min(n - at));
-    }
+/// Row `r`'s neighbour `k` rows away, clamped to the picture (as a GPU sampler clamps).
+fn clamped(r: usize, k: isize, h: usize) -> usize {
+    (r as isize + k).clamp(0, h as isize - 1) as usize
 }
 
-/// Replaces `plane` by its mean over each (2 RADIUS + 1)^2 window, edges clamped (as a GPU sampler clamps):
-/// two separable passes, written so the compiler vectorises them.
-fn box_mean(plane: &mut [f32], w: usize, h: usize, scratch: &mut Vec<f32>) {
-    const TAPS: usize = 2 * RADIUS + 1;
-    scratch.resize(w * h, 0.0); // fully overwritten below
-    let clamp_x = |x: isize| x.clamp(0, w as isize - 1) as usize;
-    // Horizontal, into scratch.
-    for (row, out) in plane.chunks_exact(w).zip(scratch.chunks_exact_mut(w)) {
-        if w > 2 * RADIUS {
-            let inner = &mut out[RADIUS..w - RADIUS];
-            let m = inner.len();
-            inner.copy_from_slice(&row[..m]);
-            for t in 1..TAPS {
-                add(inner, &row[t..t + m]);
+/// Streams the window sums of a `planes`-plane picture of `size` whose rows are made on demand:
+/// `make_row(y, raw)` writes row y (plane after plane, each `w` long), `use_sums(y, sums)` receives row y of
+/// the sums over (2 RADIUS + 1)^2 windows, edges clamped (divide by WINDOW for means). The vertical sum runs
+/// (one row in, one row out), and only TAPS + 1 box-filtered rows are held, in `rows` (reused between calls).
+fn box_rows(
+    size: (usize, usize),
+    planes: usize,
+    rows: &mut Vec<f32>,
+    mut make_row: impl FnMut(usize, &mut [f32]),
+    mut use_sums: impl FnMut(usize, &[f32]),
+) {
+    const SLOTS: usize = TAPS + 1;
+    let (w, h) = size;
+    let len = planes * w;
+    // SLOTS horizontally summed source rows (row r in slot r % SLOTS), one raw row, the running sum.
+    rows.resize((SLOTS + 2) * len, 0.0); // each part is written before it is read
+    let (ring, rest) = rows.split_at_mut(SLOTS * len);
+    let (raw, sums) = rest.split_at_mut(len);
+    let mut made = 0;
+    let mut make_until = |last: usize, ring: &mut [f32]| {
+        while made <= last {
+            make_row(made, raw);
+            let slot = &mut ring[(made % SLOTS) * len..(made % SLOTS + 1) * len];
+            for (raw, out) in raw.chunks_exact(w).zip(slot.chunks_exact_mut(w)) {
+                box_row(raw, out);
             }
+            made += 1;
         }
-        for x in (0..RADIUS.min(w)).chain(w.saturating_sub(RADIUS).max(RADIUS.min(w))..w) {
-            out[x] = (-(RADIUS as isize)..=RADIUS as isize).map(|d| row[clamp_x(x as isize + d)]).sum();
-        }
-    }
-    // Vertical, back into the plane, whole rows at a time.
-    let scale = 1.0 / (TAPS * TAPS) as f32;
-    for (y, out) in plane.chunks_exact_mut(w).enumerate() {
-        let row = |k: isize| {
-            let r = (y as isize + k).clamp(0, h as isize - 1) as usize;
-            &scratch[r * w..(r + 1) * w]
-        };
-        out.copy_from_slice(row(-(RADIUS as isize)));
-        for k in 1 - RADIUS as isize..=RADIUS as isize {
-            add(out, row(k));
-        }
-        for v in out.iter_mut() {
-            *v *= scale;
-        }
+    };
+    let slot = |r: usize| (r % SLOTS) * len..(r % SLOTS + 1) * len;
+    make_until(RADIUS.min(h - 1), ring);
+    let first: [&[f32]; TAPS] = std::array::from_fn(|t| &ring[slot(clamped(0, t as isize - RADIUS as isize, h))]);
+    sum_taps(sums, first, 1.0);
+    use_sums(0, sums);
+    for y in 1..h {
+        // The window gains row y + R and loses row y - 1 - R (both clamped). The ring holds the last SLOTS
+        // rows made, which always include the row leaving.
+        let (enter, leave) = (clamped(y, RADIUS as isize, h), clamped(y, -1 - RADIUS as isize, h));
+        make_until(enter, ring);
+        slide(sums, &ring[slot(enter)], &ring[slot(leave)]);
+        use_sums(y, sums);
     }
 }
 
-/// out[x] += row[x]: slices that cannot alias, of equal length, so the loop vectorises.
-fn add(out: &mut [f32], row: &[f32]) {
-    let row = &row[..out.len()];
-    for (o, r) in out.iter_mut().zip(row) {
-        *o += r;
+/// sums[i] += enter[i] - leave[i].
+fn slide(sums: &mut [f32], enter: &[f32], leave: &[f32]) {
+    let (enter, leave) = (&enter[..sums.len()], &leave[..sums.len()]);
+    for ((s, e), l) in sums.iter_mut().zip(enter).zip(leave) {
+        *s += e - l;
+    }
+}
+
+/// `out[x]` = the sum of `row` over x - RADIUS ..= x + RADIUS, edges clamped, written so the inner part
+/// vectorises.
+fn box_row(row: &[f32], out: &mut [f32]) {
+    let w = row.len();
+    if w > 2 * RADIUS {
+        let inner = &mut out[RADIUS..w - RADIUS];
+        let m = inner.len();
+        sum_taps(inner, std::array::from_fn(|t| &row[t..t + m]), 1.0);
+    }
+    for x in (0..RADIUS.min(w)).chain(w.saturating_sub(RADIUS).max(RADIUS.min(w))..w) {
+        out[x] = (-(RADIUS as isize)..=RADIUS as isize).map(|d| row[clamped(x, d, w)]).sum();
+    }
+}
+
+/// out[i] = scale * the sum over `taps` of tap[i]: one pass over equal-length slices (each read once, `out`
+/// written once), which the compiler unrolls over the taps and vectorises.
+fn sum_taps(out: &mut [f32], taps: [&[f32]; TAPS], scale: f32) {
+    let n = out.len();
+    let taps = taps.map(|t| &t[..n]);
+    for (i, o) in out.iter_mut().enumerate() {
+        let mut sum = taps[0][i];
+        for tap in &taps[1..] {
+            sum += tap[i];
+        }
+        *o = sum * scale;
     }
 }
 
@@ -262,12 +307,23 @@ mod tests {
             .collect()
     }
 
+    fn box_mean(plane: &[f32], w: usize, h: usize) -> Vec<f32> {
+        let mut out = vec![0.0; w * h];
+        let source = |y: usize, raw: &mut [f32]| raw.copy_from_slice(&plane[y * w..(y + 1) * w]);
+        let mean = |y: usize, sums: &[f32]| {
+            for (o, s) in out[y * w..(y + 1) * w].iter_mut().zip(sums) {
+                *o = s / WINDOW as f32;
+            }
+        };
+        box_rows((w, h), 1, &mut Vec::new(), source, mean);
+        out
+    }
+
     #[test]
     fn box_mean_matches_a_direct_clamped_window() {
         let (w, h) = (9, 7);
         let values: Vec<f32> = (0..w * h).map(|i| ((i * 37) % 11) as f32).collect();
-        let mut plane = values.clone();
-        box_mean(&mut plane, w, h, &mut Vec::new());
+        let plane = box_mean(&values, w, h);
         for y in 0..h {
             for x in 0..w {
                 let (mut sum, r) = (0.0, RADIUS as isize);
@@ -283,9 +339,10 @@ mod tests {
             }
         }
         // Narrower than the window: a 1x2 plane, each window holds clamped repeats.
-        let mut tiny = vec![1.0, 3.0];
-        box_mean(&mut tiny, 2, 1, &mut Vec::new());
-        assert!((tiny[0] - (2.0 * 1.0 + 3.0) / 3.0).abs() < 1e-6, "{tiny:?}");
+        let tiny = box_mean(&[1.0, 3.0], 2, 1);
+        let r = RADIUS as isize;
+        let expected = (-r..=r).map(|d| if d <= 0 { 1.0 } else { 3.0 }).sum::<f32>() / TAPS as f32;
+        assert!((tiny[0] - expected).abs() < 1e-6, "{tiny:?}");
     }
 
     #[test]
@@ -293,7 +350,7 @@ mod tests {
         let (w, h) = (16, 16);
         let f = frame(w, h, |_, _| [90, 120, 30]);
         let p: Vec<f32> = (0..w * h).map(|i| if i % w < 8 { 0.2 } else { 0.8 }).collect();
-        let g = GuidedFilter::default().fit(RgbaView::new(w, h, &f), &p);
+        let g = GuidedFilter::default().fit(RgbaView::new(w, h, &f), &p, &[]);
         // No colour to follow: a ~ 0 and the result is the box-smoothed probability.
         let colour = [guide_value(90), guide_value(120), guide_value(30)];
         let at = |x: u32, y: u32| g.apply([(x as f32 + 0.5) / w as f32, (y as f32 + 0.5) / h as f32], colour);
@@ -307,7 +364,7 @@ mod tests {
         let (w, h) = (16, 8);
         let f = frame(w, h, |x, _| if x < 8 { [20, 20, 20] } else { [230, 230, 230] });
         let p: Vec<f32> = (0..w * h).map(|i| ((((i % w) as f32) - 5.0) / 6.0).clamp(0.0, 1.0)).collect();
-        let g = GuidedFilter::default().fit(RgbaView::new(w, h, &f), &p);
+        let g = GuidedFilter::default().fit(RgbaView::new(w, h, &f), &p, &[]);
         let dark = [guide_value(20); 3];
         let light = [guide_value(230); 3];
         let uv = |x: f32| [(x + 0.5) / w as f32, 3.5 / h as f32];

@@ -7,7 +7,7 @@
 use crate::guided_filter::{Guidance, GuidedFilter};
 use crate::mask::Mask;
 use crate::preprocess::RgbaView;
-use crate::temporal::{motion_weight, TemporalFilter};
+use crate::temporal::TemporalFilter;
 
 /// A mask ready for compositing.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,16 +24,13 @@ pub struct MaskRefiner {
     temporal: TemporalFilter,
     guided: GuidedFilter,
     probability: Vec<f32>,
-    /// The smoothed coefficients and the (subsampled) frame they were last fitted against.
-    coefficients: Vec<f32>,
-    coefficients_guide: Vec<u8>,
 }
 
 impl MaskRefiner {
     /// Forgets earlier masks (a new model, a new video).
     pub fn reset(&mut self) {
         self.temporal.reset();
-        self.coefficients.clear();
+        self.guided.reset();
     }
 
     /// Smooths `mask` over time (`smoothing` 0..1, as the setting) and, with `edge_refine`, fits it to
@@ -49,40 +46,14 @@ impl MaskRefiner {
         }
         let same_size = (frame.width, frame.height) == (mask.width, mask.height);
         let guidance = if edge_refine && same_size {
-            let mut g = self.guided.fit(frame, &self.probability);
-            self.smooth_coefficients(&mut g, smoothing);
-            g
+            // The coefficients are smoothed with the temporal filter's weights, which compared the same two
+            // frames: where the picture is still they change slowly, where it moves they follow at once.
+            self.guided.fit(frame, &self.probability, self.temporal.weights())
         } else {
-            self.coefficients.clear();
+            self.guided.reset();
             Guidance::plain(mask.width, mask.height, &self.probability)
         };
         RefinedMask { mask, guidance }
-    }
-
-    /// Blends the new coefficients with the previous ones, per texel as much as the picture there is still.
-    fn smooth_coefficients(&mut self, g: &mut Guidance, smoothing: f32) {
-        let guide = self.guided.last_guide();
-        let fresh = smoothing <= 0.0
-            || self.coefficients.len() != g.coefficients.len()
-            || self.coefficients_guide.len() != guide.len();
-        if !fresh {
-            let keep = smoothing.clamp(0.0, 0.99);
-            let (now, _) = guide.as_chunks::<4>();
-            let (before, _) = self.coefficients_guide.as_chunks::<4>();
-            let (state, _) = self.coefficients.as_chunks_mut::<4>();
-            let (new, _) = g.coefficients.as_chunks_mut::<4>();
-            for (((now, before), state), new) in now.iter().zip(before).zip(state).zip(new) {
-                let take = motion_weight(*now, *before, keep);
-                for (s, n) in state.iter_mut().zip(new.iter_mut()) {
-                    *s += take * (*n - *s);
-                    *n = *s;
-                }
-            }
-        } else {
-            self.coefficients.clone_from(&g.coefficients);
-        }
-        self.coefficients_guide.clear();
-        self.coefficients_guide.extend_from_slice(guide);
     }
 }
 

@@ -19,6 +19,8 @@ pub struct TemporalFilter {
     previous_frame: Vec<u8>,
     /// The smoothed mask, 0..=255 as f32 to avoid rounding drift.
     state: Vec<f32>,
+    /// Per pixel, the share of the new value the last `apply` took (empty when it started afresh).
+    weights: Vec<f32>,
 }
 
 impl TemporalFilter {
@@ -27,11 +29,19 @@ impl TemporalFilter {
         self.size = (0, 0);
         self.previous_frame.clear();
         self.state.clear();
+        self.weights.clear();
     }
 
     /// The smoothed probabilities of the last `apply`, 0..=255 without rounding (empty after a reset).
     pub fn smoothed(&self) -> &[f32] {
         &self.state
+    }
+
+    /// Per pixel, how much of the new mask the last `apply` took (`motion_weight`), so that later stages
+    /// smoothing other per-pixel values of the same frames follow the same motion; empty when it started
+    /// afresh.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
     }
 
     /// Blends `mask` (computed from `frame`, same size) with the masks before it. `smoothing` 0 leaves the
@@ -44,13 +54,20 @@ impl TemporalFilter {
             self.size = (mask.width, mask.height);
             self.state = mask.data.iter().map(|&v| f32::from(v)).collect();
             self.previous_frame = frame.data.to_vec();
+            self.weights.clear();
             if frame.data.len() != mask.data.len() * 4 {
                 self.reset();
             }
             return;
         }
         let keep = smoothing.clamp(0.0, 0.99);
-        blend(&mut self.state, &mut mask.data, frame.data, &self.previous_frame, keep);
+        self.weights.resize(mask.data.len(), 0.0); // fully overwritten
+        let (now, _) = frame.data.as_chunks::<4>();
+        let (before, _) = self.previous_frame.as_chunks::<4>();
+        for ((w, now), before) in self.weights.iter_mut().zip(now).zip(before) {
+            *w = motion_weight(*now, *before, keep);
+        }
+        blend(&mut self.state, &mut mask.data, &self.weights);
         self.previous_frame.copy_from_slice(frame.data);
     }
 }
@@ -63,13 +80,10 @@ pub fn motion_weight(now: [u8; 4], before: [u8; 4], keep: f32) -> f32 {
     1.0 - keep * (1.0 - motion)
 }
 
-/// Per pixel: the weight of the new mask is 1 - keep for a still pixel and 1 for a moving one. Slice
-/// parameters of equal length (which cannot alias), so the compiler vectorises the loop.
-fn blend(state: &mut [f32], mask: &mut [u8], now: &[u8], before: &[u8], keep: f32) {
-    let (now, _) = now.as_chunks::<4>();
-    let (before, _) = before.as_chunks::<4>();
-    for (((s, m), now), before) in state.iter_mut().zip(mask.iter_mut()).zip(now).zip(before) {
-        let take = motion_weight(*now, *before, keep);
+/// Per pixel, moves the state towards the new mask by its weight. Slice parameters of equal length (which
+/// cannot alias), so the compiler vectorises the loop.
+fn blend(state: &mut [f32], mask: &mut [u8], weights: &[f32]) {
+    for ((s, m), take) in state.iter_mut().zip(mask.iter_mut()).zip(weights) {
         *s += take * (f32::from(*m) - *s);
         *m = (*s + 0.5) as u8; // `as` saturates to 0..=255
     }
