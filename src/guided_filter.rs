@@ -136,8 +136,10 @@ impl GuidedFilter {
                 let scale = 1.0 / WINDOW as f32;
                 for (x, ((((s, ar), ag), ab), b)) in state.iter_mut().zip(ar).zip(ag).zip(ab).zip(b).enumerate() {
                     let new = [ar * scale, ag * scale, ab * scale, b * scale];
-                    let take = weights.map_or(1.0, |weights| weights[x]);
-                    *s = std::array::from_fn(|k| s[k] + take * (new[k] - s[k]));
+                    *s = match weights {
+                        Some(weights) => std::array::from_fn(|k| s[k] + weights[x] * (new[k] - s[k])),
+                        None => new,
+                    };
                     coefficients.extend_from_slice(s);
                 }
             },
@@ -372,6 +374,23 @@ mod tests {
         let (left, right) = (g.apply(uv(7.0), dark), g.apply(uv(8.0), light));
         let ramp_step = p[8] - p[7];
         assert!(right - left > 2.5 * ramp_step, "left {left} right {right}, ramp step {ramp_step}");
+    }
+
+    #[test]
+    fn weights_move_the_coefficients_part_of_the_way() {
+        let (w, h) = (8u32, 8u32);
+        let f = frame(w, h, |x, y| [(x * 30) as u8, (y * 30) as u8, 90]);
+        let (low, high) = (vec![0.2; 64], vec![0.6; 64]);
+        let mut g = GuidedFilter::default();
+        let first = g.fit(RgbaView::new(w, h, &f), &low, &[]);
+        let half = g.fit(RgbaView::new(w, h, &f), &high, &[0.5; 64]);
+        let fresh = GuidedFilter::default().fit(RgbaView::new(w, h, &f), &high, &[]);
+        for ((a, b), c) in first.coefficients.iter().zip(&half.coefficients).zip(&fresh.coefficients) {
+            assert!((b - (a + c) / 2.0).abs() < 1e-5, "{a} {b} {c}");
+        }
+        // Weights of another size (a new video) start afresh.
+        let again = g.fit(RgbaView::new(w, h, &f), &high, &[0.5; 3]);
+        assert_eq!(again.coefficients, fresh.coefficients);
     }
 
     #[test]
