@@ -212,7 +212,9 @@ fn fs_composite_image(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f3
     let buv = uv * p.bg_uv_scale + p.bg_uv_offset;
     let pic = sample(background, buv);
     let inside = buv.x >= 0.0 && buv.x <= 1.0 && buv.y >= 0.0 && buv.y <= 1.0;
-    let bg = select(p.color.rgb, mix(p.color.rgb, pic.rgb, pic.a), inside);
+    // The picture is premultiplied (as an OBS source drawn into a cleared texture is): the colour shows
+    // through where it is transparent, and outside it (Contain's borders).
+    let bg = select(p.color.rgb, pic.rgb + p.color.rgb * (1.0 - pic.a), inside);
     return vec4<f32>(mix(bg, wrapped(fg.rgb, bg, uv), person_opacity(uv, fg.rgb)), fg.a);
 }
 

@@ -9,7 +9,8 @@ use std::path::Path;
 /// video memory nor upload time per frame; 4096 still covers a 4K canvas.
 pub const MAX_SIDE: u32 = 4096;
 
-/// A decoded picture, tightly packed RGBA.
+/// A decoded picture, tightly packed RGBA with premultiplied alpha: the form an OBS source takes when it is
+/// drawn into a cleared texture, so pictures and sources are composited by the same shader.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DecodedImage {
     pub width: u32,
@@ -31,8 +32,21 @@ pub fn load(path: &Path) -> Result<DecodedImage, Error> {
         .map_err(|e| Error::image(format!("cannot decode background image {}: {e}", path.display())))?
         .into_rgba8();
     let (width, height) = picture.dimensions();
-    let decoded = DecodedImage { width, height, rgba: picture.into_raw() };
-    Ok(shrink_to_fit(decoded, MAX_SIDE))
+    let mut rgba = picture.into_raw();
+    premultiply(&mut rgba);
+    Ok(shrink_to_fit(DecodedImage { width, height, rgba }, MAX_SIDE))
+}
+
+/// Colour times alpha, rounded (opaque pixels are unchanged).
+pub fn premultiply(rgba: &mut [u8]) {
+    for px in rgba.chunks_exact_mut(4) {
+        let a = u32::from(px[3]);
+        if a < 255 {
+            for c in &mut px[..3] {
+                *c = ((u32::from(*c) * a + 127) / 255) as u8;
+            }
+        }
+    }
 }
 
 fn shrink_to_fit(img: DecodedImage, max_side: u32) -> DecodedImage {
@@ -126,6 +140,13 @@ mod tests {
         let small = shrink_to_fit(img, 4000);
         assert_eq!((small.width, small.height), (4000, 1000));
         assert_eq!(small.rgba.len(), 4000 * 1000 * 4);
+    }
+
+    #[test]
+    fn alpha_is_premultiplied() {
+        let mut px = vec![200, 100, 50, 255, 200, 100, 50, 128, 200, 100, 50, 0];
+        premultiply(&mut px);
+        assert_eq!(px, vec![200, 100, 50, 255, 100, 50, 25, 128, 0, 0, 0, 0]);
     }
 
     #[test]

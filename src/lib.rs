@@ -4,6 +4,7 @@
 //! The core (everything but `obs`) knows nothing of OBS, so the tests and offline tools use it directly.
 
 pub mod background_image;
+pub mod background_source;
 pub mod blur;
 pub mod error;
 pub mod eval;

@@ -22,6 +22,8 @@ pub mod keys {
     pub const LIGHT_WRAP: &str = "light_wrap";
     pub const SYNC_VIDEO: &str = "sync_video";
     pub const DEVICE: &str = "device";
+    /// Source mode: the name of the OBS source or scene drawn behind the person (as OBS shows it).
+    pub const BACKGROUND_SOURCE: &str = "background_source";
 }
 
 /// Declares a settings enum stored as a stable string, with its list of values in display order.
@@ -51,10 +53,23 @@ string_setting!(
     BackgroundMode {
         Blur => "blur",
         Image => "image",
+        Source => "source",
         Color => "color",
         Transparent => "transparent",
     }
 );
+
+impl BackgroundMode {
+    /// Modes that draw a picture behind the person (a file or an OBS source), fitted as `image_fit` says.
+    pub fn shows_picture(self) -> bool {
+        matches!(self, BackgroundMode::Image | BackgroundMode::Source)
+    }
+
+    /// Modes with a new background that can light the person's edge (light wrap) and a colour behind it.
+    pub fn has_backdrop(self) -> bool {
+        matches!(self, BackgroundMode::Image | BackgroundMode::Source | BackgroundMode::Color)
+    }
+}
 
 string_setting!(
     /// How a background image of another aspect ratio fills the frame.
@@ -209,6 +224,8 @@ pub struct Settings {
     pub mode: BackgroundMode,
     pub blur_strength: u32,
     pub image_path: String,
+    /// Source mode: the background source's name.
+    pub background_source: String,
     pub image_fit: ImageFit,
     pub color: Rgba,
     pub model: ModelChoice,
@@ -234,6 +251,7 @@ impl Default for Settings {
             mode: DEFAULT_MODE,
             blur_strength: BLUR_STRENGTH.default as u32,
             image_path: String::new(),
+            background_source: String::new(),
             image_fit: DEFAULT_FIT,
             color: DEFAULT_COLOR,
             model: DEFAULT_MODEL,
@@ -262,6 +280,8 @@ impl Settings {
             mode: choice(keys::MODE).and_then(|s| BackgroundMode::from_key(&s)).unwrap_or(d.mode),
             blur_strength: source.int(keys::BLUR_STRENGTH).map_or(d.blur_strength, |v| BLUR_STRENGTH.clamp(v) as u32),
             image_path: source.string(keys::IMAGE_PATH).unwrap_or_default().trim().to_string(),
+            // Kept as typed: OBS source names may begin or end with spaces.
+            background_source: source.string(keys::BACKGROUND_SOURCE).unwrap_or_default(),
             image_fit: choice(keys::IMAGE_FIT).and_then(|s| ImageFit::from_key(&s)).unwrap_or(d.image_fit),
             color: source.int(keys::COLOR).map_or(d.color, Rgba::from_obs),
             model: choice(keys::MODEL).and_then(|s| ModelChoice::from_key(&s)).unwrap_or(d.model),
@@ -346,6 +366,11 @@ mod tests {
         assert_eq!(s.device, Device::Cpu);
         m.0.insert(keys::DEVICE, "cuda".into());
         assert_eq!(Settings::read(&m).device, Device::Cuda);
+        m.0.insert(keys::MODE, "source".into());
+        m.0.insert(keys::BACKGROUND_SOURCE, " Loop video ".into());
+        let s = Settings::read(&m);
+        assert_eq!((s.mode, s.background_source.as_str()), (BackgroundMode::Source, " Loop video "));
+        assert!(s.mode.shows_picture() && s.mode.has_backdrop());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! the filter's own worker and image-loader threads do the slow work. Shared state is behind locks that are
 //! held only for copies.
 
+use super::chosen_source::{ChosenSource, Notify};
 use super::graphics::with_graphics;
 use super::guard::guard;
 use super::locale::{text, text_ptr};
@@ -11,6 +12,7 @@ use super::module;
 use super::properties::{set_visible, Data, Properties};
 use super::render::RenderPipeline;
 use super::source::{FilterSource, WeakSource};
+use super::source_ref::video_source_names;
 use crate::image_loader::ImageLoader;
 use crate::model::catalog_entry;
 use crate::runtime;
@@ -26,6 +28,7 @@ use parking_lot::Mutex;
 use std::ffi::c_void;
 use std::os::raw::c_char;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub const FILTER_ID: &std::ffi::CStr = c"virtual_background_filter";
@@ -41,6 +44,11 @@ struct Filter {
     sent_config: Mutex<Option<WorkerConfig>>,
     worker: Worker,
     images: ImageLoader,
+    /// Source mode's background source.
+    chosen: ChosenSource,
+    /// Set while this filter renders: a render that starts while it is set was reached through the
+    /// filter's own background (a scene holding this filter's source), and draws nothing.
+    rendering: AtomicBool,
     /// None when the effect file could not be loaded (`install_error` says why).
     pipeline: Mutex<Option<RenderPipeline>>,
     install_error: Option<String>,
@@ -65,6 +73,8 @@ impl Filter {
                 w.on_ui_thread(publish_status)
             }
         });
+        let notify = Notify { status: publish_status, renamed: follow_rename, sources_changed: refresh_sources };
+        let chosen = ChosenSource::new(source, weak.clone(), notify);
         let pipeline = match module::data_file(EFFECT_FILE) {
             Some(path) => with_graphics(|| RenderPipeline::new(&path, &name)),
             None => Err(format!("{EFFECT_FILE} is missing from the plugin's data folder (reinstall the plugin)")),
@@ -79,6 +89,8 @@ impl Filter {
             sent_config: Mutex::new(None),
             worker,
             images,
+            chosen,
+            rendering: AtomicBool::new(false),
             pipeline: Mutex::new(pipeline.ok()),
             install_error,
             runtime_library: runtime::plugin_library(),
@@ -107,6 +119,7 @@ impl Filter {
         if settings.mode == BackgroundMode::Image {
             self.images.request(&settings.image_path);
         }
+        self.chosen.choose(settings.mode == BackgroundMode::Source, &settings.background_source);
         *self.settings.lock() = Arc::new(settings);
         // Settings replaced wholesale (obs-websocket's overlay=false) lose the status key: put it back.
         if let Some(w) = &self.weak {
@@ -115,15 +128,38 @@ impl Filter {
     }
 
     fn render(&self) {
+        if self.rendering.swap(true, Ordering::Acquire) {
+            return;
+        }
+        struct Done<'a>(&'a AtomicBool);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _done = Done(&self.rendering);
         let settings = self.settings.lock().clone();
+        let backdrop = if settings.mode == BackgroundMode::Source { self.chosen.drawable() } else { None };
         match self.pipeline.lock().as_mut() {
-            Some(p) => p.render(self.source, &settings, &self.worker, &self.images),
+            Some(p) => p.render(self.source, &settings, &self.worker, &self.images, backdrop.as_ref()),
             None => self.source.skip(),
         }
     }
 
     /// One line for the properties window: what runs and how fast, or what is wrong in plain words.
     fn status_line(&self) -> String {
+        let line = self.model_status();
+        let settings = self.settings.lock().clone();
+        match self.chosen.refusal() {
+            Some(r) if settings.mode == BackgroundMode::Source && self.install_error.is_none() => {
+                let (key, arg) = r.locale();
+                format!("{} · {line}", fill(&text("Status.SourceFallback"), &[&fill(&text(key), &[arg])]))
+            }
+            _ => line,
+        }
+    }
+
+    fn model_status(&self) -> String {
         if let Some(e) = &self.install_error {
             return fill(&text("Status.Error"), &[e]);
         }
@@ -189,6 +225,22 @@ fn publish_status(source: FilterSource, data: *mut c_void) {
     }
 }
 
+/// On the UI thread after the chosen background source was renamed: its new name into the settings, so the
+/// saved scene collection and the properties window name it as OBS now does.
+fn follow_rename(source: FilterSource, data: *mut c_void) {
+    // SAFETY: as in publish_status.
+    let Some(f) = (unsafe { filter(data) }) else { return };
+    if source.set_setting_string(keys::BACKGROUND_SOURCE, &f.chosen.name()) {
+        source.refresh_properties();
+    }
+}
+
+/// On the UI thread after a source was created, renamed or removed: an open properties window lists the
+/// sources again.
+fn refresh_sources(source: FilterSource, _: *mut c_void) {
+    source.refresh_properties();
+}
+
 /// Replaces %1, %2, ... in a translated template.
 fn fill(template: &str, args: &[&str]) -> String {
     args.iter().enumerate().rev().fold(template.to_string(), |s, (i, a)| s.replace(&format!("%{}", i + 1), a))
@@ -230,10 +282,24 @@ fn device_items(chosen: Device) -> Vec<(String, &'static str)> {
         .collect()
 }
 
+/// The Background source list: "none", every source with video and every scene (not the filter's own
+/// source), and the chosen name even when no such source exists now (so the window shows what is set; the
+/// status line says why it is not shown).
+fn source_items(chosen: &str, own: Option<&str>) -> Vec<(String, String)> {
+    let mut items = vec![(text("BackgroundSource.None"), String::new())];
+    let names = video_source_names();
+    items.extend(names.iter().filter(|n| Some(n.as_str()) != own).map(|n| (n.clone(), n.clone())));
+    if !chosen.is_empty() && !names.iter().any(|n| n == chosen) {
+        items.push((format!("{chosen} {}", text("BackgroundSource.Missing")), chosen.to_string()));
+    }
+    items
+}
+
 fn defaults(data: Data) {
     data.set_default_string(keys::MODE, settings::DEFAULT_MODE.key());
     data.set_default_int(keys::BLUR_STRENGTH, settings::BLUR_STRENGTH.default);
     data.set_default_string(keys::IMAGE_FIT, settings::DEFAULT_FIT.key());
+    data.set_default_string(keys::BACKGROUND_SOURCE, "");
     data.set_default_int(keys::COLOR, settings::DEFAULT_COLOR.to_obs());
     data.set_default_string(keys::MODEL, settings::DEFAULT_MODEL.key());
     data.set_default_double(keys::THRESHOLD, settings::THRESHOLD.default);
@@ -266,6 +332,11 @@ fn properties(filter: Option<&Filter>) -> Properties {
         .int_slider(keys::BLUR_STRENGTH, &text("BlurStrength"), settings::BLUR_STRENGTH)
         .tooltip(&text("BlurStrength.Tooltip"));
     props.file(keys::IMAGE_PATH, &text("ImagePath"), &text("ImagePath.Filter")).tooltip(&text("ImagePath.Tooltip"));
+    let chosen = filter.map(|f| f.chosen.name()).unwrap_or_default();
+    let own = filter.and_then(|f| f.source.parent()).map(|p| p.name());
+    props
+        .list(keys::BACKGROUND_SOURCE, &text("BackgroundSource"), &source_items(&chosen, own.as_deref()))
+        .tooltip(&text("BackgroundSource.Tooltip"));
     props
         .list(keys::IMAGE_FIT, &text("Fit"), &labelled("Fit", ImageFit::ALL, ImageFit::key))
         .tooltip(&text("Fit.Tooltip"));
@@ -302,11 +373,12 @@ unsafe extern "C" fn choice_changed(
         let s = Settings::read(&Data::new(data));
         set_visible(props, keys::BLUR_STRENGTH, s.mode == BackgroundMode::Blur);
         set_visible(props, keys::IMAGE_PATH, s.mode == BackgroundMode::Image);
-        set_visible(props, keys::IMAGE_FIT, s.mode == BackgroundMode::Image);
-        // Colour fills Contain's borders in Image mode too.
-        set_visible(props, keys::COLOR, matches!(s.mode, BackgroundMode::Color | BackgroundMode::Image));
+        set_visible(props, keys::BACKGROUND_SOURCE, s.mode == BackgroundMode::Source);
+        set_visible(props, keys::IMAGE_FIT, s.mode.shows_picture());
+        // Colour fills Contain's borders, and stands in for a background source that cannot be shown.
+        set_visible(props, keys::COLOR, s.mode.has_backdrop());
         set_visible(props, keys::MODEL_PATH, s.model == ModelChoice::Custom);
-        set_visible(props, keys::LIGHT_WRAP, matches!(s.mode, BackgroundMode::Color | BackgroundMode::Image));
+        set_visible(props, keys::LIGHT_WRAP, s.mode.has_backdrop());
         true
     })
 }
@@ -362,6 +434,23 @@ unsafe extern "C" fn video_render(data: *mut c_void, _effect: *mut obs_wrapper::
     })
 }
 
+unsafe extern "C" fn video_tick(data: *mut c_void, _seconds: f32) {
+    guard("video_tick", (), || unsafe {
+        if let Some(f) = filter(data) {
+            f.chosen.tick();
+        }
+    })
+}
+
+unsafe extern "C" fn filter_remove(data: *mut c_void, _parent: *mut obs_source_t) {
+    guard("filter_remove", (), || unsafe {
+        if let Some(f) = filter(data) {
+            // No more ticks come once off its source: give the background back now.
+            f.chosen.release();
+        }
+    })
+}
+
 pub fn register() {
     let info = obs_source_info {
         id: FILTER_ID.as_ptr(),
@@ -374,6 +463,8 @@ pub fn register() {
         get_properties: Some(get_properties),
         update: Some(update),
         video_render: Some(video_render),
+        video_tick: Some(video_tick),
+        filter_remove: Some(filter_remove),
         ..Default::default()
     };
     // SAFETY: OBS copies the struct; the id and callbacks are 'static.

@@ -59,6 +59,31 @@ impl TextureRef {
     }
 }
 
+/// The region of drawing coordinates a render target shows (an orthographic projection).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct View {
+    pub left: f32,
+    pub right: f32,
+    pub top: f32,
+    pub bottom: f32,
+}
+
+impl View {
+    /// One drawing unit per target pixel.
+    pub fn pixels(width: u32, height: u32) -> View {
+        View { left: 0.0, right: width as f32, top: 0.0, bottom: height as f32 }
+    }
+}
+
+/// How drawn pixels combine with the cleared target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blending {
+    /// They replace it (the filter's own passes).
+    Replace,
+    /// Blended over it as OBS draws sources (another source drawn into a texture).
+    Over,
+}
+
 /// An offscreen render target, reused frame after frame (resized only when the size changes).
 pub struct TexRender {
     raw: *mut gs_texrender_t,
@@ -74,6 +99,19 @@ impl TexRender {
     /// Renders `draw` into the target at `width` x `height`, with a matching orthographic projection, cleared
     /// to transparent and with blending off (the drawn pixels replace the target's). False if it could not.
     pub fn render(&mut self, width: u32, height: u32, draw: impl FnOnce()) -> bool {
+        self.render_view(width, height, View::pixels(width, height), Blending::Replace, draw)
+    }
+
+    /// Renders `draw` into the target at `width` x `height`, cleared to transparent, with `view` as the
+    /// region of the drawing's coordinates the target shows.
+    pub fn render_view(
+        &mut self,
+        width: u32,
+        height: u32,
+        view: View,
+        blending: Blending,
+        draw: impl FnOnce(),
+    ) -> bool {
         if self.raw.is_null() || width == 0 || height == 0 {
             return false;
         }
@@ -84,9 +122,18 @@ impl TexRender {
             }
             let clear = vec4([0.0; 4]);
             gs_clear(GS_CLEAR_COLOR, &clear, 0.0, 0);
-            gs_ortho(0.0, width as f32, 0.0, height as f32, -100.0, 100.0);
+            gs_ortho(view.left, view.right, view.top, view.bottom, -100.0, 100.0);
             gs_blend_state_push();
-            gs_blend_function(gs_blend_type_GS_BLEND_ONE, gs_blend_type_GS_BLEND_ZERO);
+            match blending {
+                Blending::Replace => gs_blend_function(gs_blend_type_GS_BLEND_ONE, gs_blend_type_GS_BLEND_ZERO),
+                // What OBS uses to draw sources into a texture: colour comes out premultiplied by alpha.
+                Blending::Over => gs_blend_function_separate(
+                    gs_blend_type_GS_BLEND_SRCALPHA,
+                    gs_blend_type_GS_BLEND_INVSRCALPHA,
+                    gs_blend_type_GS_BLEND_ONE,
+                    gs_blend_type_GS_BLEND_INVSRCALPHA,
+                ),
+            }
         }
         draw();
         unsafe {

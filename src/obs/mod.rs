@@ -1,5 +1,6 @@
 //! Everything that talks to OBS. The rest of the crate knows nothing of it.
 
+mod chosen_source;
 mod filter;
 mod graphics;
 mod guard;
@@ -9,4 +10,6 @@ mod module;
 mod pass_times;
 mod properties;
 mod render;
+mod signals;
 mod source;
+mod source_ref;

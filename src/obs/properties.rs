@@ -33,7 +33,7 @@ impl Properties {
     }
 
     /// A drop-down of (label, stored value) pairs.
-    pub fn list(&mut self, key: &str, label: &str, items: &[(String, &str)]) -> Property {
+    pub fn list<V: AsRef<str>>(&mut self, key: &str, label: &str, items: &[(String, V)]) -> Property {
         let (k, l) = (cstr(key), cstr(label));
         let p = unsafe {
             obs_properties_add_list(
@@ -45,7 +45,7 @@ impl Properties {
             )
         };
         for (name, value) in items {
-            let (n, v) = (cstr(name), cstr(value));
+            let (n, v) = (cstr(name), cstr(value.as_ref()));
             unsafe { obs_property_list_add_string(p, n.as_ptr(), v.as_ptr()) };
         }
         Property(p)

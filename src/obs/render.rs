@@ -5,9 +5,10 @@
 //! source, one compositing pass that applies the coefficients per pixel. Nothing here waits for the worker or
 //! for the GPU; grow and feather add passes only when set.
 
-use super::graphics::{Effect, Format, Param, StageSurface, TexRender, Texture, TextureRef};
+use super::graphics::{Blending, Effect, Format, Param, StageSurface, TexRender, Texture, TextureRef, View};
 use super::pass_times::PassTimes;
 use super::source::FilterSource;
+use super::source_ref::SourceRef;
 use crate::background_image::{fit_transform, UvTransform};
 use crate::blur;
 use crate::image_loader::ImageLoader;
@@ -137,6 +138,10 @@ pub struct RenderPipeline {
     blurred: TexRender,
     blur_fresh: bool,
     background: Option<Texture>,
+    /// Source mode: the background source drawn at the frame's size, fitted; `backdrop_drawn` says whether it
+    /// holds this frame's picture.
+    backdrop: TexRender,
+    backdrop_drawn: bool,
     frame_time: Option<u64>,
     size: (u32, u32),
     timing: Option<PassTimes>,
@@ -168,6 +173,8 @@ impl RenderPipeline {
             blurred: TexRender::new(Format::Rgba8),
             blur_fresh: false,
             background: None,
+            backdrop: TexRender::new(Format::Rgba8),
+            backdrop_drawn: false,
             frame_time: None,
             size: (0, 0),
             timing: PassTimes::from_env(name),
@@ -183,7 +190,14 @@ impl RenderPipeline {
         Some(Lag { frames: newest.saturating_sub(mask.seq.min(newest)), synced: shown == mask.seq })
     }
 
-    pub fn render(&mut self, source: FilterSource, settings: &Settings, worker: &Worker, images: &ImageLoader) {
+    pub fn render(
+        &mut self,
+        source: FilterSource,
+        settings: &Settings,
+        worker: &Worker,
+        images: &ImageLoader,
+        backdrop: Option<&SourceRef>,
+    ) {
         let (cx, cy) = source.target_size();
         if cx == 0 || cy == 0 || worker.failed() {
             source.skip();
@@ -224,12 +238,36 @@ impl RenderPipeline {
                 self.background =
                     loaded.result.ok().and_then(|img| Texture::rgba_static(img.width, img.height, &img.rgba));
             }
+            self.backdrop_drawn = backdrop.is_some_and(|b| self.draw_backdrop(b, settings));
         }
         let input = match self.shown {
             Some(i) => Input::Kept(self.kept[i].texture()),
             None => live,
         };
         self.composite(input, settings);
+    }
+
+    /// Source mode, once per frame however many views show the filter: the background source drawn at the
+    /// frame's size, fitted as a picture would be (Contain's borders stay transparent, for the colour). The
+    /// only full-size work Source mode adds.
+    fn draw_backdrop(&mut self, backdrop: &SourceRef, settings: &Settings) -> bool {
+        let (cx, cy) = self.size;
+        let (bw, bh) = backdrop.size();
+        if bw == 0 || bh == 0 {
+            return false;
+        }
+        let fit = fit_transform(settings.image_fit, bw, bh, cx, cy);
+        let (w, h) = (bw as f32, bh as f32);
+        let view = View {
+            left: fit.offset[0] * w,
+            right: (fit.offset[0] + fit.scale[0]) * w,
+            top: fit.offset[1] * h,
+            bottom: (fit.offset[1] + fit.scale[1]) * h,
+        };
+        begin(&mut self.timing, "Backdrop", (cx, cy));
+        let drawn = self.backdrop.render_view(cx, cy, view, Blending::Over, || backdrop.draw());
+        end(&mut self.timing);
+        drawn
     }
 
     /// Sync mode: a copy of this frame, so it can be shown once its mask arrives.
@@ -406,12 +444,16 @@ impl RenderPipeline {
                 let fit = fit_transform(settings.image_fit, picture.width, picture.height, cx, cy);
                 (picture.as_ref(), fit)
             }),
+            // Fitted when it was drawn.
+            BackgroundMode::Source => self.backdrop_drawn.then(|| (self.backdrop.texture(), UvTransform::IDENTITY)),
             BackgroundMode::Color | BackgroundMode::Transparent => None,
         };
         let technique = match settings.mode {
             BackgroundMode::Blur => c"CompositeBlur",
             BackgroundMode::Image => c"CompositeImage",
-            BackgroundMode::Color => c"CompositeColor",
+            // Without a drawable source (the status line says why): the background colour.
+            BackgroundMode::Source if background.is_some() => c"CompositeImage",
+            BackgroundMode::Source | BackgroundMode::Color => c"CompositeColor",
             BackgroundMode::Transparent => c"CompositeTransparent",
         };
         if settings.mode == BackgroundMode::Image && background.is_none() {

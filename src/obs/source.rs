@@ -2,6 +2,7 @@
 
 use super::graphics::Effect;
 use super::guard::guard;
+use super::source_ref::SourceRef;
 use obs_wrapper::obs_sys::*;
 use std::ffi::{c_void, CStr, CString};
 
@@ -37,6 +38,17 @@ impl FilterSource {
             return (0, 0);
         }
         unsafe { (obs_source_get_base_width(target), obs_source_get_base_height(target)) }
+    }
+
+    /// The source the filter is on (a new reference), or None while it is on none.
+    pub fn parent(self) -> Option<SourceRef> {
+        // SAFETY: OBS keeps the parent alive while the filter is attached; the reference taken keeps it so.
+        unsafe { SourceRef::borrowed(obs_filter_get_parent(self.0)) }
+    }
+
+    /// Whether the filter is switched on (the eye in the filters window).
+    pub fn enabled(self) -> bool {
+        unsafe { obs_source_enabled(self.0) }
     }
 
     /// Draws the filter's input unchanged, as if the filter were not there.

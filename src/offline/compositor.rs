@@ -301,19 +301,16 @@ impl Compositor {
         &self.gpu
     }
 
-    /// The picture for Image mode, or none.
+    /// The picture behind the person in Image and Source mode (premultiplied RGBA), or none. A video's
+    /// frames reuse the texture while their size stays.
     pub fn set_background(&mut self, picture: Option<&DecodedImage>) {
-        self.background = picture.map(|img| {
-            let t = make_target(
-                &self.gpu.device,
-                img.width,
-                img.height,
-                RGBA8,
-                wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-            );
-            write_texture(&self.gpu.queue, &t, &img.rgba, 4);
-            t
-        });
+        let Some(img) = picture else {
+            self.background = None;
+            return;
+        };
+        let usage = wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST;
+        let target = ensure(&self.gpu.device, &mut self.background, img.width, img.height, RGBA8, usage);
+        write_texture(&self.gpu.queue, target, &img.rgba, 4);
     }
 
     /// Times every pass of the following composites (each is then submitted and waited for alone).
@@ -377,7 +374,7 @@ impl Compositor {
             light_wrap: settings.light_wrap,
             ..Default::default()
         };
-        if settings.mode == BackgroundMode::Image && self.background.is_none() {
+        if settings.mode.shows_picture() && self.background.is_none() {
             // No picture: the plugin passes the video through; so does this.
             return frame_rgba_passthrough(self);
         }
@@ -391,12 +388,14 @@ impl Compositor {
         }
         let (pass, background) = match settings.mode {
             BackgroundMode::Blur => (Pass::CompositeBlur, self.blurred.as_ref().map(|t| &t.view)),
-            BackgroundMode::Image => (Pass::CompositeImage, self.background.as_ref().map(|t| &t.view)),
+            BackgroundMode::Image | BackgroundMode::Source => {
+                (Pass::CompositeImage, self.background.as_ref().map(|t| &t.view))
+            }
             BackgroundMode::Color => (Pass::CompositeColor, None),
             BackgroundMode::Transparent => (Pass::CompositeTransparent, None),
         };
         let mut params = Params { target_size: [w as f32, h as f32], ..base };
-        if let (BackgroundMode::Image, Some(bg)) = (settings.mode, &self.background) {
+        if let (true, Some(bg)) = (settings.mode.shows_picture(), &self.background) {
             let t = fit_transform(settings.image_fit, bg.width, bg.height, w, h);
             params.bg_uv_scale = t.scale;
             params.bg_uv_offset = t.offset;

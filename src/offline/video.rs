@@ -98,6 +98,34 @@ impl Drop for Decoder {
     }
 }
 
+/// A video's frames over and over: at its end it starts again (a moving background under a longer clip).
+pub struct LoopingDecoder {
+    path: std::path::PathBuf,
+    pub info: VideoInfo,
+    decoder: Decoder,
+}
+
+impl LoopingDecoder {
+    pub fn open(path: &Path) -> Result<LoopingDecoder, Error> {
+        let info = probe(path)?;
+        let decoder = Decoder::open(path, &info)?;
+        Ok(LoopingDecoder { path: path.to_path_buf(), info, decoder })
+    }
+
+    /// The next frame into `buf`, from the start again after the last one.
+    pub fn next_frame(&mut self, buf: &mut Vec<u8>) -> Result<(), Error> {
+        if self.decoder.next_frame(buf)? {
+            return Ok(());
+        }
+        self.decoder = Decoder::open(&self.path, &self.info)?;
+        if self.decoder.next_frame(buf)? {
+            Ok(())
+        } else {
+            Err(Error::image(format!("{} has no video frames", self.path.display())))
+        }
+    }
+}
+
 /// Encodes RGBA frames into a file whose codec follows its extension, copying the audio of `audio_from`.
 pub struct Encoder {
     child: Child,

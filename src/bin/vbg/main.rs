@@ -20,8 +20,9 @@ usage:
                                      time per step, masks per second, compositing time
 
 settings (names, defaults and ranges are the OBS filter's):
-  --mode blur|image|color|transparent   (blur)     --blur 1..100            (50)
-  --background IMG  --fit cover|contain|stretch (cover)   --color #rrggbb  (#00ff00)
+  --mode blur|image|source|color|transparent (blur) --blur 1..100           (50)
+  --background FILE  a picture, or a video that loops under the person (image and source modes)
+  --fit cover|contain|stretch (cover)              --color #rrggbb          (#00ff00)
   --model general|landscape|FILE.onnx   (general)  --threads 1..8           (1)
   --threshold 0..1  (0.5)                          --softness 0..0.5        (0.1)
 

@@ -1,10 +1,10 @@
 //! `vbg render`: photos and videos with a virtual background.
 
 use crate::args::{usage, Args};
-use obs_virtual_background::background_image;
+use obs_virtual_background::background_image::{self, DecodedImage};
 use obs_virtual_background::error::Error;
 use obs_virtual_background::offline::pipeline::Pipeline;
-use obs_virtual_background::offline::video::{probe, Decoder, Encoder};
+use obs_virtual_background::offline::video::{probe, Decoder, Encoder, LoopingDecoder};
 use obs_virtual_background::preprocess::RgbaView;
 use obs_virtual_background::settings::BackgroundMode;
 use std::io::Write;
@@ -25,25 +25,61 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     };
     let (input, output) = (Path::new(input), Path::new(output));
     let settings = args.settings()?;
-    if settings.mode == BackgroundMode::Image && settings.image_path.is_empty() {
-        return Err(usage("--mode image needs --background IMG".into()));
+    if settings.mode.shows_picture() && settings.image_path.is_empty() {
+        return Err(usage(format!("--mode {} needs --background FILE (a picture or a video)", settings.mode.key())));
     }
     let mut pipeline = Pipeline::new(settings.clone())?;
     eprintln!("rendering on {}", pipeline.compositor.gpu().describe());
-    if settings.mode == BackgroundMode::Image {
-        let picture = background_image::load(Path::new(&settings.image_path))?;
-        pipeline.compositor.set_background(Some(&picture));
-    }
+    let mut background =
+        if settings.mode.shows_picture() { Some(Background::open(Path::new(&settings.image_path))?) } else { None };
     let started = Instant::now();
     let frames = if is_photo(input) {
+        if let Some(b) = background.as_mut() {
+            b.advance(&mut pipeline)?;
+        }
         render_photo(&mut pipeline, input, output)?;
         1
     } else {
-        render_video(&mut pipeline, input, output, !args.switch("--quiet"))?
+        render_video(&mut pipeline, background.as_mut(), input, output, !args.switch("--quiet"))?
     };
     let secs = started.elapsed().as_secs_f64();
     println!("{}: {frames} frame(s) in {secs:.1} s ({:.1} fps)", output.display(), frames as f64 / secs);
     Ok(())
+}
+
+/// What `--background` names in Image and Source mode: a still picture, or a video that loops under the
+/// person frame by frame (the offline form of a Media source as the background).
+enum Background {
+    Still(Option<DecodedImage>),
+    Video(LoopingDecoder, DecodedImage),
+}
+
+impl Background {
+    fn open(path: &Path) -> Result<Background, Error> {
+        if is_photo(path) {
+            return Ok(Background::Still(Some(background_image::load(path)?)));
+        }
+        let video = LoopingDecoder::open(path)?;
+        let frame = DecodedImage { width: video.info.width, height: video.info.height, rgba: Vec::new() };
+        Ok(Background::Video(video, frame))
+    }
+
+    /// Puts the background of the next frame on the GPU (a still picture only the first time).
+    fn advance(&mut self, pipeline: &mut Pipeline) -> Result<(), Error> {
+        match self {
+            Background::Still(picture) => {
+                if let Some(p) = picture.take() {
+                    pipeline.compositor.set_background(Some(&p));
+                }
+            }
+            Background::Video(video, frame) => {
+                video.next_frame(&mut frame.rgba)?;
+                background_image::premultiply(&mut frame.rgba);
+                pipeline.compositor.set_background(Some(frame));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn render_photo(pipeline: &mut Pipeline, input: &Path, output: &Path) -> Result<(), Error> {
@@ -65,7 +101,13 @@ fn render_photo(pipeline: &mut Pipeline, input: &Path, output: &Path) -> Result<
     saved.map_err(|e| Error::image(format!("cannot write {}: {e}", output.display())))
 }
 
-fn render_video(pipeline: &mut Pipeline, input: &Path, output: &Path, progress: bool) -> Result<u64, Error> {
+fn render_video(
+    pipeline: &mut Pipeline,
+    mut background: Option<&mut Background>,
+    input: &Path,
+    output: &Path,
+    progress: bool,
+) -> Result<u64, Error> {
     let info = probe(input)?;
     let alpha = pipeline.settings.mode == BackgroundMode::Transparent;
     let mut decoder = Decoder::open(input, &info)?;
@@ -75,6 +117,9 @@ fn render_video(pipeline: &mut Pipeline, input: &Path, output: &Path, progress: 
     let started = Instant::now();
     let mut shown = Instant::now() - Duration::from_secs(1);
     while decoder.next_frame(&mut frame)? {
+        if let Some(b) = background.as_deref_mut() {
+            b.advance(pipeline)?;
+        }
         let (out, _) = pipeline.render(RgbaView::new(info.width, info.height, &frame))?;
         encoder.write(&out)?;
         done += 1;

@@ -1,0 +1,150 @@
+//! Counted references to other OBS sources (Source mode's background), and the questions the filter asks of
+//! them. Every function here may be called from any thread, except `draw`, which needs the graphics context.
+
+use crate::background_source::Counted;
+use obs_wrapper::obs_sys::*;
+use std::ffi::{c_void, CStr, CString};
+
+/// One strong reference to a source, released when dropped. Equality is identity.
+pub struct SourceRef(*mut obs_source_t);
+
+// SAFETY: libobs sources are reference counted atomically and their functions used here are thread-safe.
+unsafe impl Send for SourceRef {}
+unsafe impl Sync for SourceRef {}
+
+impl SourceRef {
+    /// The public source (input or scene) of that name, if one exists.
+    pub fn by_name(name: &str) -> Option<SourceRef> {
+        let name = CString::new(name).ok()?;
+        let raw = unsafe { obs_get_source_by_name(name.as_ptr()) };
+        (!raw.is_null()).then_some(SourceRef(raw))
+    }
+
+    /// A new reference to `raw`, unless it is already being destroyed.
+    ///
+    /// # Safety
+    /// `raw` must point to a source that is alive for the duration of the call (e.g. a signal's argument).
+    pub unsafe fn borrowed(raw: *mut obs_source_t) -> Option<SourceRef> {
+        if raw.is_null() {
+            return None;
+        }
+        let strong = obs_source_get_ref(raw);
+        (!strong.is_null()).then_some(SourceRef(strong))
+    }
+
+    /// Whether this is `raw` (which need not be alive any more: only the address is compared).
+    pub fn is(&self, raw: *mut obs_source_t) -> bool {
+        self.0 == raw
+    }
+
+    pub fn name(&self) -> String {
+        let raw = unsafe { obs_source_get_name(self.0) };
+        if raw.is_null() {
+            return String::new();
+        }
+        unsafe { CStr::from_ptr(raw) }.to_string_lossy().into_owned()
+    }
+
+    /// The size it is drawn at (after its own filters).
+    pub fn size(&self) -> (u32, u32) {
+        unsafe { (obs_source_get_width(self.0), obs_source_get_height(self.0)) }
+    }
+
+    pub fn has_video(&self) -> bool {
+        unsafe { obs_source_get_output_flags(self.0) & OBS_SOURCE_VIDEO != 0 }
+    }
+
+    /// Removed by the user (it may live on while references remain).
+    pub fn removed(&self) -> bool {
+        unsafe { obs_source_removed(self.0) }
+    }
+
+    pub fn showing(&self) -> bool {
+        unsafe { obs_source_showing(self.0) }
+    }
+
+    pub fn active(&self) -> bool {
+        unsafe { obs_source_active(self.0) }
+    }
+
+    /// Whether `other` is drawn as part of this source: it is a scene or group holding `other`, directly or
+    /// through nested scenes and groups (all items, visible or not, since any may be shown later).
+    pub fn contains(&self, other: &SourceRef) -> bool {
+        struct Search {
+            wanted: *mut obs_source_t,
+            found: bool,
+        }
+        unsafe extern "C" fn visit(_: *mut obs_source_t, child: *mut obs_source_t, param: *mut c_void) {
+            let search = &mut *(param as *mut Search);
+            search.found |= child == search.wanted;
+        }
+        let mut search = Search { wanted: other.0, found: false };
+        unsafe { obs_source_enum_full_tree(self.0, Some(visit), (&mut search as *mut Search).cast()) };
+        search.found
+    }
+
+    /// Draws the source (with its filters) into the current render target, in its own coordinates
+    /// (0..width, 0..height). Call inside the graphics context.
+    pub fn draw(&self) {
+        unsafe { obs_source_video_render(self.0) };
+    }
+}
+
+impl Clone for SourceRef {
+    fn clone(&self) -> SourceRef {
+        // SAFETY: `self` holds a reference, so the source is alive while another is taken.
+        SourceRef(unsafe { obs_source_get_ref(self.0) })
+    }
+}
+
+impl PartialEq for SourceRef {
+    fn eq(&self, other: &SourceRef) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Drop for SourceRef {
+    fn drop(&mut self) {
+        unsafe { obs_source_release(self.0) };
+    }
+}
+
+impl Counted for SourceRef {
+    fn inc_showing(&self) {
+        unsafe { obs_source_inc_showing(self.0) }
+    }
+    fn dec_showing(&self) {
+        unsafe { obs_source_dec_showing(self.0) }
+    }
+    fn inc_active(&self) {
+        unsafe { obs_source_inc_active(self.0) }
+    }
+    fn dec_active(&self) {
+        unsafe { obs_source_dec_active(self.0) }
+    }
+}
+
+/// The names of the sources and scenes a background can be taken from, as OBS lists them: inputs with
+/// video, then scenes (groups included where OBS lists them).
+pub fn video_source_names() -> Vec<String> {
+    unsafe extern "C" fn collect(param: *mut c_void, source: *mut obs_source_t) -> bool {
+        let names = &mut *(param as *mut Vec<String>);
+        if obs_source_get_output_flags(source) & OBS_SOURCE_VIDEO != 0 {
+            let raw = obs_source_get_name(source);
+            if !raw.is_null() {
+                names.push(CStr::from_ptr(raw).to_string_lossy().into_owned());
+            }
+        }
+        true
+    }
+    let mut inputs: Vec<String> = Vec::new();
+    let mut scenes: Vec<String> = Vec::new();
+    unsafe {
+        obs_enum_sources(Some(collect), (&mut inputs as *mut Vec<String>).cast());
+        obs_enum_scenes(Some(collect), (&mut scenes as *mut Vec<String>).cast());
+    }
+    inputs.sort_by_key(|n| n.to_lowercase());
+    scenes.retain(|s| !inputs.contains(s));
+    inputs.append(&mut scenes);
+    inputs
+}
