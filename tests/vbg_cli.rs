@@ -221,3 +221,88 @@ fn edge_refinement_sharpens_the_outline() {
     assert!(ceiling.1 > refined.1 && ceiling.2 > refined.2, "ceiling {ceiling:?} vs refined {refined:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Raw RGBA frames of a video, decoded by ffmpeg.
+fn decode_frames(path: &Path) -> Vec<Vec<u8>> {
+    let (w, h) = {
+        let size = ffprobe(path, "stream=width,height", "v:0");
+        let mut it = size.split(',').map(|v| v.trim().parse::<usize>().unwrap());
+        (it.next().unwrap(), it.next().unwrap())
+    };
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "rawvideo", "-pix_fmt", "rgba", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success());
+    out.stdout.chunks_exact(w * h * 4).map(<[u8]>::to_vec).collect()
+}
+
+#[test]
+fn a_video_background_loops_under_the_person_frame_by_frame() {
+    let dir = scratch("video-background");
+    // Ten flat frames, each its own colour, losslessly: frame k is (25k, 255 - 25k, 128).
+    let background = dir.join("bg.mkv");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("color=c=black:s=64x48:r=30,format=rgb24,geq=r='25*N':g='255-25*N':b=128")
+        .args(["-frames:v", "10", "-c:v", "ffv1"])
+        .arg(&background)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // The sample photo as a 25-frame video (a still person, so only the background moves).
+    let person = dir.join("person.mkv");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-loop", "1", "-i"])
+        .arg(repo().join("data/sample/astronaut.png"))
+        .args(["-frames:v", "25", "-r", "30", "-c:v", "ffv1"])
+        .arg(&person)
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    let out = dir.join("out.mkv");
+    let log = vbg(&[
+        "render",
+        person.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--mode",
+        "source",
+        "--background",
+        background.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(log.contains("25 frame(s)"), "{log}");
+    let frames = decode_frames(&out);
+    assert_eq!(frames.len(), 25);
+    let w = ffprobe(&out, "stream=width", "v:0").parse::<usize>().unwrap();
+    // The wall behind the astronaut, top left: frame i shows background frame i % 10 (the clip looped).
+    for (i, frame) in frames.iter().enumerate() {
+        let k = (i % 10) as i32;
+        let expected = [25 * k, 255 - 25 * k, 128];
+        let (x, y) = (8, 8);
+        let px = &frame[(y * w + x) * 4..][..3];
+        let off = (0..3).map(|c| (px[c] as i32 - expected[c]).abs()).max().unwrap();
+        assert!(off <= 12, "frame {i}: {px:?}, expected background frame {k} {expected:?}");
+    }
+    // A still picture still works with Source mode's flag.
+    let still = dir.join("bg.png");
+    image::RgbaImage::from_pixel(16, 16, image::Rgba([10, 20, 200, 255])).save(&still).unwrap();
+    let photo_out = dir.join("still.png");
+    let input = repo().join("data/sample/astronaut.png");
+    vbg(&[
+        "render",
+        input.to_str().unwrap(),
+        photo_out.to_str().unwrap(),
+        "--mode",
+        "source",
+        "--background",
+        still.to_str().unwrap(),
+    ]);
+    assert_eq!(rgba(&photo_out).get_pixel(8, 8), &image::Rgba([10, 20, 200, 255]));
+    assert!(vbg_fails(&["render", input.to_str().unwrap(), photo_out.to_str().unwrap(), "--mode", "source"])
+        .contains("--background"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -198,16 +198,19 @@ impl Drop for ChosenSource {
 
 /// What to hold (and at which level) and why it is not drawn, from the choice and the filter's state.
 fn evaluate(s: &Shared) -> (Option<(SourceRef, HoldLevel)>, Option<Refusal>) {
-    let (on, name, source) = {
+    let (name, source) = {
         let mut c = s.choice.lock();
+        if !c.on {
+            return (None, None);
+        }
         // Removed by the user: let it go (source_remove normally did already).
         let removed = c.found.take_if(|f| f.removed());
-        let picked = (c.on, c.name.clone(), c.found.clone());
+        let picked = (c.name.clone(), c.found.clone());
         drop(c);
         drop(removed);
         picked
     };
-    if !on || !s.filter.enabled() {
+    if !s.filter.enabled() {
         return (None, None);
     }
     let Some(parent) = s.filter.parent() else { return (None, None) };

@@ -30,7 +30,8 @@ HOLD = 2.0  # seconds of rendering after a fault before checking again (~60 fram
 MIN_FRAMES = 20  # frames OBS must render during HOLD (it is not frozen)
 NOT_WORKING = "Not working, video passes through unchanged"
 # The plugin's lines that report a fault (worker, picture loader, a caught panic).
-FAULT_LINE = re.compile(r"passing video through unchanged|background image not shown|internal error")
+FAULT_LINE = re.compile(r"passing video through unchanged|background image not shown|background source not shown|"
+                        r"internal error")
 IOU_MIN = 0.85
 COLOUR_TOL = 2
 MODEL_SIZE = 64
@@ -138,7 +139,7 @@ def expect_fault(obs: h.ObsInstance, source: str, reference: np.ndarray, setting
 
 def short_reason(line: str) -> str:
     """A log line's reason without the prefixes and with file names for paths, for the results table."""
-    reason = re.split(r"unchanged: |not shown: ", line, maxsplit=1)[-1]
+    reason = re.split(r"unchanged: |not shown: |background colour: ", line, maxsplit=1)[-1]
     return re.sub(r"(?<![\w.])/(?:[^\s/:]+/)+", "", reason)
 
 

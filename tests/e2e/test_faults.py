@@ -6,7 +6,9 @@ This module runs its own OBS (see faults.py for the clauses every case checks). 
   identity model (mask = red channel) on a left-white, right-black picture, so the correct composite is
   known exactly at any size;
 - "Pattern video": the same picture as a looping H.264 Media source (stopped and restarted);
-- "Silence" (a Media source playing an audio-only file) and "Empty" (a 0x0 colour source): no video.
+- "Silence" (a Media source playing an audio-only file) and "Empty" (a 0x0 colour source): no video;
+  also chosen as Source mode backgrounds, with the filter's own source, a scene holding it, a name no
+  source has, an audio-only input and a background removed while shown.
 """
 from __future__ import annotations
 
@@ -401,3 +403,83 @@ def test_filter_on_sources_without_video(env: Env) -> None:
              "no crash, no per-frame log, threads joined on removal",
              f"pass: {frames} frames rendered in {3 * f.HOLD:.0f} s, {len(new)} plugin lines (model loads), "
              f"threads back to {threads0}")
+
+
+# ---- Source mode's background ------------------------------------------------------------------------------
+def source_fault(env: Env, case: str, background: str, words: list[str]) -> None:
+    """The background source cannot be drawn: the background colour stands in (the person still cut out),
+    OBS answers and keeps rendering, one log line and the status line name the reason; a drawable
+    background clears it."""
+    obs = env.obs
+    obs.set_program_scene("Person scene")
+    before = len(obs.plugin_log_lines())
+    settings = {**env.colour_settings(), "mode": "source", "background_source": background}
+    secs = f.expect_colour_mask(obs, "Person", env.gt, env.colour, settings)
+    ok, status, _ = h.wait_until(lambda: obs.status_text("Person", FILTER),
+                                 lambda st: "Background color shown" in st and all(w in st for w in words),
+                                 15, consecutive=1)
+    assert ok, f"status does not explain ({words}): {status!r}"
+    frames0 = obs.rendered_frames()
+    time.sleep(f.HOLD)
+    assert obs.rendered_frames() - frames0 >= f.MIN_FRAMES, "OBS stopped rendering"
+    assert obs.answers()
+    new = obs.plugin_log_lines()[before:]
+    lines = [line for line in new if f.FAULT_LINE.search(line)]
+    assert len(lines) == 1 and all(w in lines[0].replace('"', "") for w in
+                                   [w.replace("“", "").replace("”", "") for w in words]), \
+        f"expected one log line naming {words}:\n" + "\n".join(new)
+    # A drawable background (the pattern picture) clears the fault.
+    obs.set_filter_settings("Person", FILTER, {**settings, "background_source": "Pattern"})
+    ok, status, back = h.wait_until(lambda: obs.status_text("Person", FILTER),
+                                    lambda st: "Background color shown" not in st, 15, consecutive=1)
+    assert ok, f"a drawable background did not clear the fault: {status!r}"
+    f.record(case, "colour stands in, OBS renders and answers, 1 log line, status, recovery",
+             f"pass: colour in {secs:.1f} s, 1 line (\"{f.short_reason(lines[0])[:80]}\"), "
+             f"cleared in {back:.1f} s")
+
+
+def test_source_background_nonexistent(env: Env) -> None:
+    source_fault(env, "Source mode: no source of that name", "No such source", ["no source named “No such source”"])
+
+
+def test_source_background_is_the_filtered_source(env: Env) -> None:
+    source_fault(env, "Source mode: the filter's own source", "Person", ["“Person” is the source this filter is on"])
+
+
+def test_source_background_contains_the_filtered_source(env: Env) -> None:
+    source_fault(env, "Source mode: a scene holding the filter's source", "Person scene",
+                 ["“Person scene” contains the source this filter is on"])
+
+
+@pytest.mark.parametrize("background", ["Silence", "Empty"])
+def test_source_background_without_a_picture(env: Env, background: str) -> None:
+    source_fault(env, f"Source mode: {background} (0x0) as the background", background,
+                 [f"“{background}” has no picture"])
+
+
+def test_source_background_audio_only(env: Env) -> None:
+    kinds = env.obs.request("GetInputKindList", {"unversioned": False})["inputKinds"]
+    kind = next((k for k in ["pulse_input_capture", "alsa_input_capture"] if k in kinds), None)
+    if kind is None:
+        pytest.skip(f"no audio-only input kind in this OBS: {kinds}")
+    env.obs.request("CreateInput", {"sceneName": "No video scene", "inputName": "Microphone", "inputKind": kind,
+                                    "inputSettings": {}})
+    try:
+        source_fault(env, f"Source mode: an audio-only input ({kind})", "Microphone", ["“Microphone” has no video"])
+    finally:
+        env.obs.request("RemoveInput", {"inputName": "Microphone"})
+
+
+def test_source_background_removed_while_shown(env: Env) -> None:
+    obs = env.obs
+    obs.request("CreateInput", {"sceneName": "No video scene", "inputName": "Doomed", "inputKind": "image_source",
+                                "inputSettings": {"file": str(env.sizes[PATTERN_SIZE])}})
+    obs.set_program_scene("Person scene")
+    settings = {**env.colour_settings(), "mode": "source", "background_source": "Doomed"}
+    obs.set_filter_settings("Person", FILTER, settings, reset=True)
+    ok, status, _ = h.wait_until(lambda: obs.status_text("Person", FILTER),
+                                 lambda st: "ms per mask" in st and "Background color shown" not in st, f.WAIT,
+                                 consecutive=1)
+    assert ok, f"the background is not shown: {status!r}"
+    obs.request("RemoveInput", {"inputName": "Doomed"})
+    source_fault(env, "Source mode: the background removed while shown", "Doomed", ["no source named “Doomed”"])

@@ -109,12 +109,18 @@ def test_transparent_mode(e2e: E2E) -> None:
 def test_image_mode(e2e: E2E) -> None:
     e2e.require_plugin()
     s = e2e.require_person()
-    hgt, wid = s.reference.shape[:2]
     # The picture has another aspect ratio than the source, so only "stretch" lines its blocks up
     # with this expectation ("cover" would crop, "contain" would letterbox).
+    expect_picture_behind(e2e, s, "image", {"mode": "image", "image_path": str(e2e.background),
+                                            "image_fit": "stretch"})
+
+
+def expect_picture_behind(e2e: E2E, s, name: str, settings: dict) -> None:
+    """The background picture, stretched, behind the person: the background core matches the picture and
+    the person core the input."""
+    hgt, wid = s.reference.shape[:2]
     expected = h.load_rgba(e2e.background, (wid, hgt))
-    e2e.obs.set_filter_settings(s.source, FILTER, {"mode": "image", "image_path": str(e2e.background),
-                                                   "image_fit": "stretch"}, reset=True)
+    e2e.obs.set_filter_settings(s.source, FILTER, settings, reset=True)
     person, background = cores(s)
 
     def measure():
@@ -123,10 +129,25 @@ def test_image_mode(e2e: E2E) -> None:
 
     ok, (bg, fg, shot), secs = h.wait_until(
         measure, lambda v: v[0] < IMAGE_BG_MAD and v[1] < PERSON_MAD, first_wait(e2e))
-    e2e.save("mode-image", shot)
-    e2e.timings["mode-image_s"] = round(secs, 2)
-    assert ok, (f"Image mode after {secs:.0f}s: background vs picture {bg:.1f} (need < {IMAGE_BG_MAD}), "
-                f"person vs input {fg:.1f} (need < {PERSON_MAD})")
+    e2e.save(f"mode-{name}", shot)
+    e2e.timings[f"mode-{name}_s"] = round(secs, 2)
+    assert ok, (f"{name} mode after {secs:.0f}s: background vs picture {bg:.1f} (need < {IMAGE_BG_MAD}), "
+                f"person vs input {fg:.1f} (need < {PERSON_MAD}); status {e2e.obs.status_text(s.source, FILTER)!r}")
+
+
+def test_source_mode(e2e: E2E) -> None:
+    """The background picture as an image source (created over obs-websocket) behind the person: the same
+    expectation as Image mode. Part of the checks run in every OBS release (scripts/test-obs-versions)."""
+    e2e.require_plugin()
+    s = e2e.require_person()
+    names = [i["inputName"] for i in e2e.obs.request("GetInputList")["inputs"]]
+    if "Backdrop picture" not in names:
+        e2e.obs.request("CreateInput", {"sceneName": e2e.sample.scene, "inputName": "Backdrop picture",
+                                        "inputKind": "image_source", "inputSettings": {"file": str(e2e.background)},
+                                        "sceneItemEnabled": False})
+    expect_picture_behind(e2e, s, "source", {"mode": "source", "background_source": "Backdrop picture",
+                                             "image_fit": "stretch"})
+    assert "Background color shown" not in e2e.obs.status_text(s.source, FILTER)
 
 
 def test_blur_mode(e2e: E2E) -> None:

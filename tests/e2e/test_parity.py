@@ -39,6 +39,7 @@ FIRST_WAIT = 90.0  # includes loading the model
 WAIT = 30.0
 SOURCE = "Parity"
 SCENE = "Parity scene"
+PICTURE_SOURCE = "Parity picture"  # an image source of the background picture, in a scene never shown
 VBG = h.REPO / "target" / "offline" / "release" / "vbg"
 VBG_BUILD = ["build", "--release", "--target-dir", "target/offline", "--no-default-features", "--features", "offline",
              "--bin", "vbg"]
@@ -58,6 +59,10 @@ def cases(background: Path) -> list[Case]:
         Case("blur90", {"mode": "blur", "blur_strength": 90}, ["--mode", "blur", "--blur", "90"]),
         Case("image", {"mode": "image", "image_path": str(background), "image_fit": "cover"},
              ["--mode", "image", "--background", str(background), "--fit", "cover"]),
+        # Source mode with a still source showing the same picture: the same pixels as Image mode (the OBS
+        # image source draws the picture at the frame's size first; vbg takes the file, as in Image mode).
+        Case("source", {"mode": "source", "background_source": PICTURE_SOURCE, "image_fit": "cover"},
+             ["--mode", "source", "--background", str(background), "--fit", "cover"]),
         Case("color", {"mode": "color", "color": h.colour_to_obs(COLOUR)},
              ["--mode", "color", "--color", "#%02x%02x%02x" % COLOUR]),
         Case("transparent", {"mode": "transparent"}, ["--mode", "transparent"]),
@@ -73,7 +78,8 @@ def cases(background: Path) -> list[Case]:
     ]
 
 
-CASE_NAMES = ["blur", "blur90", "image", "color", "transparent", "grow", "shrink", "feather", "lightwrap", "norefine"]
+CASE_NAMES = ["blur", "blur90", "image", "source", "color", "transparent", "grow", "shrink", "feather", "lightwrap",
+              "norefine"]
 
 
 # ---- the fixed-mask model ----------------------------------------------------------------------------
@@ -247,13 +253,15 @@ class Parity:
         return ok, shots[-1], secs
 
 
-def obs_instance(home: Path, photo: Path, model: Path, size: tuple[int, int]) -> h.ObsInstance:
-    """One scene with the photo, the filter on it already using the fixed-mask model."""
+def obs_instance(home: Path, photo: Path, model: Path, size: tuple[int, int], background: Path) -> h.ObsInstance:
+    """One scene with the photo, the filter on it already using the fixed-mask model, and the background
+    picture as an image source in a scene of its own (Source mode's still source)."""
     filt = h.obs_config.filter_entry(FILTER, settings={"mode": "blur", "model": "custom",
                                                        "model_path": str(model)})
     config = h.ObsConfig(canvas=size,
-                         scenes=[h.obs_config.scene(SCENE, [SOURCE])],
-                         sources=[h.obs_config.source(SOURCE, "image_source", {"file": str(photo)}, [filt])])
+                         scenes=[h.obs_config.scene(SCENE, [SOURCE]), h.obs_config.scene("Pictures", [PICTURE_SOURCE])],
+                         sources=[h.obs_config.source(SOURCE, "image_source", {"file": str(photo)}, [filt]),
+                                  h.obs_config.source(PICTURE_SOURCE, "image_source", {"file": str(background)})])
     return h.ObsInstance(home=home, artifacts=OUT, config=config)
 
 
@@ -279,7 +287,7 @@ def parity(tmp_path_factory, summary: _Summary) -> Iterator[Parity]:
     # ONNX Runtime must take the model: vbg fails loudly if it does not.
     vbg_render(photo, OUT / "model-check.png", ["--mode", "color", "--model", str(model)])
 
-    obs = obs_instance(home, photo, model, size)
+    obs = obs_instance(home, photo, model, size, background)
     try:
         obs.start()
         obs.set_filter_enabled(SOURCE, FILTER, False)
@@ -383,3 +391,16 @@ def test_edge_control_changes_the_picture(parity: Parity, control: str) -> None:
         colour = np.array(COLOUR)
         person = lambda img: (np.abs(img[..., :3] - colour).max(axis=2) > 2).mean()  # noqa: E731
         assert (person(b) > person(a)) == (control == "grow"), f"{control}: person {person(a):.3f} -> {person(b):.3f}"
+
+
+def test_source_mode_with_a_still_source_matches_image_mode(parity: Parity) -> None:
+    """In OBS itself: the picture as an image source behind the person gives Image mode's pixels."""
+    image, source = (ARTIFACTS / f"parity-{n}-obs.png" for n in ("image", "source"))
+    if not (image.exists() and source.exists()):
+        pytest.fail("the image and source parity screenshots are missing (run those cases first)")
+    a = np.asarray(Image.open(image).convert("RGBA"))
+    b = np.asarray(Image.open(source).convert("RGBA"))
+    mae = mae_per_channel(a, b)
+    worst = int(np.abs(a.astype(np.int16) - b).max())
+    print(f"Source vs Image mode in OBS: MAE RGBA {' '.join(f'{v:.3f}' for v in mae)}, largest difference {worst}")
+    assert max(mae) <= MAE_MAX, f"Source mode differs from Image mode by MAE {mae}"

@@ -7,7 +7,8 @@ This module runs its own OBS with this scene collection:
   default) plays only because the filter holds it active;
 - "Backgrounds" (never shown): "Loop", the same clip in another Media source, for the tests that switch
   backgrounds and count OBS's active/showing references;
-- "Nest": a scene holding "Person scene", which holds the filtered source (refused: it would draw itself).
+- "Nest": a scene holding "Person scene", which holds the filtered source (refused: it would draw itself);
+- "Sample" (also in "Person scene"): the bundled sample photo over a moving gradient, for the README.
 
 The clip is lossless RGB (FFV1), square (the frame is wide: Cover crops it, Contain borders it) and smooth,
 with every frame different (blue rises 6 levels a frame), so a screenshot's background can be matched to
@@ -149,14 +150,23 @@ def env(tmp_path_factory) -> Iterator[Env]:
 
     settings = {"mode": "source", "background_source": "Orphan", "image_fit": "cover",
                 "color": h.colour_to_obs(COLOUR)}
+    # The README's picture: the bundled sample photo over a moving gradient (never the evaluation photo).
+    showcase = home / "gradients.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "gradients=s=640x360:c0=0x203a6b:c1=0xe07a3a:c2=0x2aa198:n=3:speed=0.02:r=30", "-t", "4",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(showcase)], check=True)
+    sample_settings = {"mode": "source", "background_source": "Showcase", "image_fit": "cover"}
     sources = [
+        h.obs_config.source("Sample", "image_source", {"file": str(h.REPO / "data/sample/astronaut.png")},
+                            [h.obs_config.filter_entry(FILTER, settings=sample_settings)]),
+        h.obs_config.source("Showcase", "ffmpeg_source", {**media, "local_file": str(showcase)}),
         h.obs_config.source("Person", "image_source", {"file": str(person)},
                             [h.obs_config.filter_entry(FILTER, settings=settings)]),
         # OBS's default for a new Media source: restart (start) when activated.
         h.obs_config.source("Orphan", "ffmpeg_source", {**media, "restart_on_activate": True}),
         h.obs_config.source("Loop", "ffmpeg_source", {**media, "restart_on_activate": True}),
     ]
-    scenes = [h.obs_config.scene("Person scene", ["Person"]), h.obs_config.scene("Backgrounds", ["Loop"]),
+    scenes = [h.obs_config.scene("Person scene", ["Person", "Sample"]), h.obs_config.scene("Backgrounds", ["Loop"]),
               h.obs_config.scene("Nest", ["Person scene"])]
     obs = h.ObsInstance(home=home, artifacts=OUT, config=h.ObsConfig(canvas=size, scenes=scenes, sources=sources))
     try:
@@ -190,8 +200,7 @@ def settle_on_clip(env: Env, fit: str, timeout: float = WAIT) -> tuple[np.ndarra
 
 
 def test_a_media_source_in_no_scene_plays_behind_the_person(env: Env) -> None:
-    shot, _, _, _ = settle_on_clip(env, "cover")
-    h.save_png(shot, ARTIFACTS / "source.png")  # the README's picture of Source mode
+    settle_on_clip(env, "cover")
     active, showing = env.active("Orphan")
     assert active and showing, f"the background is held active/showing: {active}/{showing}"
     seen, errors = [], []
@@ -204,6 +213,18 @@ def test_a_media_source_in_no_scene_plays_behind_the_person(env: Env) -> None:
     print(f"clip frames shown: {seen}; errors {[round(e, 2) for e in errors]}")
     assert max(errors) <= MATCH_TOL, f"a screenshot's background is {max(errors):.1f} levels from every clip frame"
     assert len(set(seen)) >= 4, f"the background does not play: clip frames {seen}"
+
+
+def test_readme_picture(env: Env) -> None:
+    """The bundled sample over a moving gradient, saved as artifacts/e2e/source.png (docs/images/source.png)."""
+    ok, status, _ = h.wait_until(lambda: env.obs.status_text("Sample", FILTER),
+                                 lambda st: "ms per mask" in st and "Background color shown" not in st, WAIT,
+                                 consecutive=1)
+    assert ok, f"Sample's background is not shown: {status!r}"
+    time.sleep(1.0)  # a few masks after the first, as a viewer sees it
+    shot = env.obs.screenshot("Sample")
+    assert shot[..., 3].min() == 255 and shot[:40, :40, :3].std() > 0.5, "the corner shows no gradient"
+    h.save_png(shot, ARTIFACTS / "source.png")
 
 
 @pytest.mark.parametrize("fit", ["cover", "contain", "stretch"])
