@@ -131,10 +131,6 @@ impl<S: Counted> Hold<S> {
         self.held.as_ref().map(|(s, _)| s)
     }
 
-    pub fn level(&self) -> Option<HoldLevel> {
-        self.held.as_ref().map(|(_, l)| *l)
-    }
-
     pub fn release(&mut self) {
         self.set(None);
     }

@@ -263,17 +263,13 @@ fn a_video_background_loops_under_the_person_frame_by_frame() {
         .unwrap();
     assert!(made.success());
 
+    // vbg render IN OUT in Source mode over BACKGROUND.
+    let render_over = |input: &Path, out: &Path, background: &Path| {
+        let (i, o, b) = (input.to_str().unwrap(), out.to_str().unwrap(), background.to_str().unwrap());
+        vbg(&["render", i, o, "--mode", "source", "--background", b, "--quiet"])
+    };
     let out = dir.join("out.mkv");
-    let log = vbg(&[
-        "render",
-        person.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "--mode",
-        "source",
-        "--background",
-        background.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let log = render_over(&person, &out, &background);
     assert!(log.contains("25 frame(s)"), "{log}");
     let frames = decode_frames(&out);
     assert_eq!(frames.len(), 25);
@@ -292,15 +288,7 @@ fn a_video_background_loops_under_the_person_frame_by_frame() {
     image::RgbaImage::from_pixel(16, 16, image::Rgba([10, 20, 200, 255])).save(&still).unwrap();
     let photo_out = dir.join("still.png");
     let input = repo().join("data/sample/astronaut.png");
-    vbg(&[
-        "render",
-        input.to_str().unwrap(),
-        photo_out.to_str().unwrap(),
-        "--mode",
-        "source",
-        "--background",
-        still.to_str().unwrap(),
-    ]);
+    render_over(&input, &photo_out, &still);
     assert_eq!(rgba(&photo_out).get_pixel(8, 8), &image::Rgba([10, 20, 200, 255]));
     assert!(vbg_fails(&["render", input.to_str().unwrap(), photo_out.to_str().unwrap(), "--mode", "source"])
         .contains("--background"));

@@ -61,6 +61,33 @@ struct Reported {
     no_picture_since: Option<Instant>,
 }
 
+impl Reported {
+    /// Takes this tick's refusal; returns the one to report if it differs from the last. A source without a
+    /// picture counts only once that has lasted `NO_PICTURE_GRACE`.
+    fn update(&mut self, refusal: Option<Refusal>) -> Option<Option<Refusal>> {
+        let refusal = match refusal {
+            Some(Refusal::NoPicture(_)) => {
+                let since = *self.no_picture_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= NO_PICTURE_GRACE {
+                    refusal
+                } else {
+                    // Within the grace nothing is wrong yet, unless it was already reported.
+                    self.refusal.clone().filter(Refusal::still_held)
+                }
+            }
+            other => {
+                self.no_picture_since = None;
+                other
+            }
+        };
+        if self.refusal == refusal {
+            return None;
+        }
+        self.refusal = refusal.clone();
+        Some(refusal)
+    }
+}
+
 /// How long a source may have no picture before it is reported: a Media source has none for a moment each
 /// time it starts (and it starts whenever the filter activates it).
 const NO_PICTURE_GRACE: Duration = Duration::from_secs(1);
@@ -140,28 +167,7 @@ impl ChosenSource {
         s.hold.lock().set(wanted);
         let old = std::mem::replace(&mut *s.drawable.lock(), draw);
         drop(old);
-        let changed = {
-            let mut reported = s.refusal.lock();
-            let refusal = match refusal {
-                Some(Refusal::NoPicture(_)) => {
-                    let since = *reported.no_picture_since.get_or_insert_with(Instant::now);
-                    let settled = since.elapsed() >= NO_PICTURE_GRACE;
-                    // Within the grace nothing is wrong yet, unless it was already reported.
-                    if settled {
-                        refusal
-                    } else {
-                        reported.refusal.clone().filter(Refusal::still_held)
-                    }
-                }
-                other => {
-                    reported.no_picture_since = None;
-                    other
-                }
-            };
-            let changed = reported.refusal != refusal;
-            reported.refusal = refusal;
-            changed.then(|| reported.refusal.clone())
-        };
+        let changed = s.refusal.lock().update(refusal);
         if let Some(refusal) = changed {
             if let Some(r) = &refusal {
                 log::warn!(
@@ -198,39 +204,38 @@ impl Drop for ChosenSource {
 
 /// What to hold (and at which level) and why it is not drawn, from the choice and the filter's state.
 fn evaluate(s: &Shared) -> (Option<(SourceRef, HoldLevel)>, Option<Refusal>) {
-    let (name, source) = {
+    let (source, removed) = {
         let mut c = s.choice.lock();
         if !c.on {
             return (None, None);
         }
-        // Removed by the user: let it go (source_remove normally did already).
+        // Removed by the user: let it go (source_remove normally did already), outside the lock.
         let removed = c.found.take_if(|f| f.removed());
-        let picked = (c.name.clone(), c.found.clone());
-        drop(c);
-        drop(removed);
-        picked
+        (c.found.clone(), removed)
     };
+    drop(removed);
     if !s.filter.enabled() {
         return (None, None);
     }
     let Some(parent) = s.filter.parent() else { return (None, None) };
     let Some(source) = source else {
+        let name = s.choice.lock().name.clone();
         let refusal = if name.is_empty() { Refusal::NoneChosen } else { Refusal::NotFound(name) };
         return (None, Some(refusal));
     };
-    let name = source.name();
+    // Names are looked up only for a refusal: nothing is allocated on a normal tick.
     if source == parent {
-        return (None, Some(Refusal::IsFilteredSource(name)));
+        return (None, Some(Refusal::IsFilteredSource(source.name())));
     }
     if source.contains(&parent) {
-        return (None, Some(Refusal::ContainsFilteredSource(name)));
+        return (None, Some(Refusal::ContainsFilteredSource(source.name())));
     }
     if !source.has_video() {
-        return (None, Some(Refusal::NoVideo(name)));
+        return (None, Some(Refusal::NoVideo(source.name())));
     }
     let level = HoldLevel::mirroring(parent.showing(), parent.active());
     let (w, h) = source.size();
-    let refusal = (w == 0 || h == 0).then_some(Refusal::NoPicture(name));
+    let refusal = (w == 0 || h == 0).then(|| Refusal::NoPicture(source.name()));
     (Some((source, level)), refusal)
 }
 

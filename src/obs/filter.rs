@@ -149,9 +149,9 @@ impl Filter {
     /// One line for the properties window: what runs and how fast, or what is wrong in plain words.
     fn status_line(&self) -> String {
         let line = self.model_status();
-        let settings = self.settings.lock().clone();
+        let mode = self.settings.lock().mode;
         match self.chosen.refusal() {
-            Some(r) if settings.mode == BackgroundMode::Source && self.install_error.is_none() => {
+            Some(r) if mode == BackgroundMode::Source && self.install_error.is_none() => {
                 let (key, arg) = r.locale();
                 format!("{} · {line}", fill(&text("Status.SourceFallback"), &[&fill(&text(key), &[arg])]))
             }

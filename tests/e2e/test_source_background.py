@@ -299,7 +299,10 @@ def test_a_renamed_source_is_followed(env: Env) -> None:
         assert "Background color shown" not in env.status()
     finally:
         env.obs.request("SetInputName", {"inputName": "Loop renamed", "newInputName": "Loop"})
-    assert env.obs.filter_settings("Person", FILTER).get("background_source") == "Loop"
+    # Renaming back is followed too (through the UI thread, so it may take a moment).
+    ok, name, _ = h.wait_until(lambda: env.obs.filter_settings("Person", FILTER).get("background_source"),
+                               lambda n: n == "Loop", 10, consecutive=1)
+    assert name == "Loop"
 
 
 def test_adding_and_removing_the_filter_50_times_gives_everything_back(env: Env) -> None:
