@@ -1,6 +1,7 @@
 // Virtual Background for `vbg` (wgpu): the twin of virtual_background.effect, pass for pass and formula for
 // formula, so offline renders, evaluations and benchmarks show what OBS shows. Change both together.
-//   fs_downscale             the frame to the model's input size (bilinear taps, each averaging 2x2 texels)
+//   fs_downscale             the frame, or the crop of it around the person, to the model's input size
+//                            (bilinear taps, each averaging 2x2 texels)
 //   fs_refine_mask           the person's opacity at (half) output size, only when grow or feather is set
 //   fs_grow                  one direction of a separable max (grow) or min (shrink) on that opacity
 //   fs_blur_downsample*      the frame shrunk for blurring, weighted by how surely each pixel is background
@@ -24,6 +25,8 @@ struct Params {
     alpha_ready: f32,          // 1: the opacity is in `alpha` (grow/feather), 0: from the coefficients
     grow: f32,                 // fs_grow: radius in taps, > 0 grows the person, < 0 shrinks it
     light_wrap: f32,           // share of background light spilled onto the person's edge
+    crop_origin: vec2<f32>,    // the part of the frame the mask covers ("Follow the person"), in frame uv;
+    crop_size: vec2<f32>,      // outside it is background. fs_downscale cuts the frame to it.
     _pad: vec2<f32>,
 };
 
@@ -52,8 +55,18 @@ fn sample(t: texture_2d<f32>, uv: vec2<f32>) -> vec4<f32> {
     return textureSampleLevel(t, linear_clamp, uv, 0.0);
 }
 
+// Mask coordinates of a frame position, and whether it lies in the crop the mask covers.
+fn crop_uv(uv: vec2<f32>) -> vec2<f32> {
+    return (uv - p.crop_origin) / p.crop_size;
+}
+
+fn in_crop(m: vec2<f32>) -> bool {
+    return m.x >= 0.0 && m.x <= 1.0 && m.y >= 0.0 && m.y <= 1.0;
+}
+
 fn probability(uv: vec2<f32>) -> f32 {
-    return sample(mask, uv * p.mask_uv_scale).r;
+    let m = crop_uv(uv);
+    return select(0.0, sample(mask, m * p.mask_uv_scale).r, in_crop(m));
 }
 
 // Opacity of the person at probability `prob`: a smooth step of width `softness` centred on `threshold`.
@@ -82,7 +95,11 @@ fn coefficients_at(uv: vec2<f32>) -> vec4<f32> {
 
 // The fast guided filter's last step: the worker's fit, bilinearly upsampled, applied to this pixel's colour.
 fn guided_alpha(uv: vec2<f32>, rgb: vec3<f32>) -> f32 {
-    let fit = coefficients_at(uv);
+    let m = crop_uv(uv);
+    if (!in_crop(m)) {
+        return 0.0;
+    }
+    let fit = coefficients_at(m);
     return person_alpha(dot(fit.rgb, rgb) + fit.a);
 }
 
@@ -116,7 +133,7 @@ fn wrapped(fg: vec3<f32>, bg: vec3<f32>, uv: vec2<f32>) -> vec3<f32> {
 // Four bilinear taps a quarter footprint from the centre: each averages 2x2 texels.
 @fragment
 fn fs_downscale(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
-    let uv = uv_at(pos);
+    let uv = p.crop_origin + uv_at(pos) * p.crop_size;
     let q = 0.25 * p.footprint;
     return 0.25 * (sample(image, uv + vec2<f32>(-q.x, -q.y)) + sample(image, uv + vec2<f32>(q.x, -q.y)) +
                    sample(image, uv + vec2<f32>(-q.x, q.y)) + sample(image, uv + vec2<f32>(q.x, q.y)));

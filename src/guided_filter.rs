@@ -14,6 +14,7 @@
 //!
 //! Colours are the stored (sRGB-encoded) values, 0..1, as the model saw them and as the effect reads them.
 
+use crate::crop::{move_plane, Crop};
 use crate::preprocess::RgbaView;
 
 /// Window radius in mask texels (5x5 windows).
@@ -81,6 +82,16 @@ impl GuidedFilter {
     /// Forgets the coefficients of earlier fits.
     pub fn reset(&mut self) {
         self.smoothed.clear();
+    }
+
+    /// The next fit comes from crop `to` instead of `from`: the smoothed coefficients move onto its grid
+    /// (where the new crop shows picture the old one did not, the temporal weights take the new fit).
+    pub fn move_crop(&mut self, from: Crop, to: Crop, size: (u32, u32)) {
+        if from != to && self.smoothed.len() == (size.0 * size.1 * 4) as usize {
+            let mut scratch = std::mem::take(&mut self.rows);
+            move_plane(&mut self.smoothed, 4, size, from, to, &mut scratch);
+            self.rows = scratch;
+        }
     }
 
     /// Fits `probability` (0..=1, one per texel of `frame`) against `frame`'s colours; the coefficients come

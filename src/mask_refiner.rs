@@ -4,6 +4,8 @@
 //! at once). The graphics thread only uploads the result and applies it in the composite. Shared by the
 //! plugin's worker and `vbg`, so both show and measure the same masks.
 
+use crate::crop::Crop;
+use crate::crop_tracker::{CropTracker, Cut};
 use crate::guided_filter::{Guidance, GuidedFilter};
 use crate::mask::Mask;
 use crate::preprocess::RgbaView;
@@ -16,14 +18,38 @@ pub struct RefinedMask {
     pub mask: Mask,
     /// The edge-aware upsampling coefficients at the mask's size (plain bilinear when refinement is off).
     pub guidance: Guidance,
+    /// The part of the frame both cover; outside it is background.
+    pub crop: Crop,
+}
+
+/// What the worker does to each mask after inference: live settings, applied from the next mask on without
+/// reloading anything.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MaskOptions {
+    /// How strongly still pixels keep the previous mask (0 = off).
+    pub smoothing: f32,
+    pub edge_refine: bool,
+    /// Cut the model's input around the person ("Follow the person").
+    pub follow: bool,
+    /// The probability that counts as person, for the box the crop follows.
+    pub threshold: f32,
+}
+
+impl Default for MaskOptions {
+    fn default() -> Self {
+        MaskOptions { smoothing: 0.0, edge_refine: true, follow: false, threshold: 0.5 }
+    }
 }
 
 /// What the worker does to each mask, and the state it keeps between masks.
 #[derive(Default)]
 pub struct MaskRefiner {
+    tracker: CropTracker,
     temporal: TemporalFilter,
     guided: GuidedFilter,
     probability: Vec<f32>,
+    /// The crop the previous mask came from.
+    crop: Crop,
 }
 
 impl MaskRefiner {
@@ -31,11 +57,67 @@ impl MaskRefiner {
     pub fn reset(&mut self) {
         self.temporal.reset();
         self.guided.reset();
+        self.tracker.reset();
+        self.crop = Crop::FULL;
+    }
+
+    /// Forgets earlier masks but keeps following the person where they were (a still picture seen again).
+    pub fn forget_masks(&mut self) {
+        self.temporal.reset();
+        self.guided.reset();
+    }
+
+    /// What to cut the next frame to.
+    pub fn next_cut(&self) -> Cut {
+        self.tracker.next_cut()
+    }
+
+    /// The crop the person is followed with (the whole frame when not following).
+    pub fn crop(&self) -> Crop {
+        self.tracker.current()
+    }
+
+    /// The mask of a frame cut as `cut` says, refined for showing, and the crop tracker told where the person
+    /// is; None for a full-frame look, which only moves the crop. `frame` is the model's input.
+    pub fn process(
+        &mut self,
+        frame: RgbaView<'_>,
+        mask: Mask,
+        cut: Cut,
+        frame_size: (u32, u32),
+        options: MaskOptions,
+    ) -> Option<RefinedMask> {
+        let size = (mask.width, mask.height);
+        if !options.follow {
+            self.tracker.reset();
+        } else if cut.look {
+            self.tracker.observe_look(&mask.data, size, options.threshold, frame_size);
+            return None;
+        }
+        let refined = self.refine(frame, mask, cut.crop, options.smoothing, options.edge_refine);
+        if options.follow {
+            let probability = &refined.mask.data;
+            self.tracker.observe(frame, probability, size, cut.crop, options.threshold, frame_size);
+        }
+        Some(refined)
     }
 
     /// Smooths `mask` over time (`smoothing` 0..1, as the setting) and, with `edge_refine`, fits it to
-    /// `frame`'s edges. `frame` is the model's input, the same size as the mask.
-    pub fn refine(&mut self, frame: RgbaView<'_>, mut mask: Mask, smoothing: f32, edge_refine: bool) -> RefinedMask {
+    /// `frame`'s edges. `frame` is the model's input, the same size as the mask, cut from the video frame to
+    /// `crop`: when the crop moved, the state from earlier masks moves with it.
+    fn refine(
+        &mut self,
+        frame: RgbaView<'_>,
+        mut mask: Mask,
+        crop: Crop,
+        smoothing: f32,
+        edge_refine: bool,
+    ) -> RefinedMask {
+        if crop != self.crop {
+            self.temporal.move_crop(self.crop, crop);
+            self.guided.move_crop(self.crop, crop, (mask.width, mask.height));
+            self.crop = crop;
+        }
         self.temporal.apply(frame, &mut mask, smoothing);
         let smoothed = self.temporal.smoothed();
         self.probability.clear();
@@ -53,7 +135,7 @@ impl MaskRefiner {
             self.guided.reset();
             Guidance::plain(mask.width, mask.height, &self.probability)
         };
-        RefinedMask { mask, guidance }
+        RefinedMask { mask, guidance, crop }
     }
 }
 
@@ -66,8 +148,8 @@ mod tests {
         let mut r = MaskRefiner::default();
         let frame = vec![100u8; 2 * 4];
         let view = RgbaView::new(2, 1, &frame);
-        r.refine(view, Mask { width: 2, height: 1, data: vec![0, 0] }, 0.9, false);
-        let out = r.refine(view, Mask { width: 2, height: 1, data: vec![255, 255] }, 0.9, false);
+        r.refine(view, Mask { width: 2, height: 1, data: vec![0, 0] }, Crop::FULL, 0.9, false);
+        let out = r.refine(view, Mask { width: 2, height: 1, data: vec![255, 255] }, Crop::FULL, 0.9, false);
         // A still pixel moves 10 % of the way: 25.5, kept as a fraction rather than rounded to a byte.
         assert!((out.guidance.coefficients[3] - 0.1).abs() < 1e-6, "{:?}", out.guidance);
         assert_eq!(out.mask.data, vec![26, 26]);

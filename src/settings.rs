@@ -21,6 +21,8 @@ pub mod keys {
     pub const FEATHER: &str = "feather";
     pub const LIGHT_WRAP: &str = "light_wrap";
     pub const SYNC_VIDEO: &str = "sync_video";
+    /// Cut the model's input around the person (new in 0.5; older scenes get the default, on).
+    pub const FOLLOW_PERSON: &str = "follow_person";
     pub const DEVICE: &str = "device";
     /// Source mode: the name of the OBS source or scene drawn behind the person (as OBS shows it).
     pub const BACKGROUND_SOURCE: &str = "background_source";
@@ -166,6 +168,7 @@ pub const FEATHER: Range<i64> = Range { min: 0, max: 12, step: 1, default: 0 };
 pub const LIGHT_WRAP: Range<f64> = Range { min: 0.0, max: 1.0, step: 0.05, default: 0.0 };
 pub const DEFAULT_EDGE_REFINE: bool = true;
 pub const DEFAULT_SYNC_VIDEO: bool = false;
+pub const DEFAULT_FOLLOW_PERSON: bool = true;
 pub const DEFAULT_MODE: BackgroundMode = BackgroundMode::Blur;
 pub const DEFAULT_FIT: ImageFit = ImageFit::Cover;
 pub const DEFAULT_MODEL: ModelChoice = ModelChoice::SelfieGeneral;
@@ -241,6 +244,8 @@ pub struct Settings {
     pub light_wrap: f32,
     /// Delay the video to show each frame with the mask computed from it.
     pub sync_video: bool,
+    /// Let the model look at the person rather than the whole frame (region-of-interest crop).
+    pub follow_person: bool,
     /// Where inference runs; falls back to the CPU when the device cannot run the model.
     pub device: Device,
 }
@@ -265,6 +270,7 @@ impl Default for Settings {
             feather: FEATHER.default as u32,
             light_wrap: LIGHT_WRAP.default as f32,
             sync_video: DEFAULT_SYNC_VIDEO,
+            follow_person: DEFAULT_FOLLOW_PERSON,
             device: DEFAULT_DEVICE,
         }
     }
@@ -307,6 +313,7 @@ impl Settings {
                 .filter(|v| v.is_finite())
                 .map_or(d.light_wrap, |v| LIGHT_WRAP.clamp(v) as f32),
             sync_video: source.boolean(keys::SYNC_VIDEO).unwrap_or(d.sync_video),
+            follow_person: source.boolean(keys::FOLLOW_PERSON).unwrap_or(d.follow_person),
             device: choice(keys::DEVICE).and_then(|s| Device::from_key(&s)).unwrap_or(d.device),
         }
     }
@@ -352,6 +359,7 @@ mod tests {
         m.0.insert(keys::IMAGE_PATH, "  /tmp/a.png ".into());
         m.0.insert(keys::GROW, "-99".into());
         m.0.insert(keys::EDGE_REFINE, "false".into());
+        m.0.insert(keys::FOLLOW_PERSON, "false".into());
         m.0.insert(keys::DEVICE, "quantum".into());
         let s = Settings::read(&m);
         assert_eq!(s.mode, BackgroundMode::Transparent);
@@ -363,6 +371,7 @@ mod tests {
         assert_eq!(s.image_path, "/tmp/a.png");
         assert_eq!(s.grow, -20);
         assert!(!s.edge_refine);
+        assert!(!s.follow_person);
         assert_eq!(s.device, Device::Cpu);
         m.0.insert(keys::DEVICE, "cuda".into());
         assert_eq!(Settings::read(&m).device, Device::Cuda);

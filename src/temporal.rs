@@ -4,6 +4,7 @@
 //! Runs at the model's resolution on the frames the model saw, after inference, in the worker (plugin) and
 //! in the offline pipeline (`vbg`), so both show and measure the same masks.
 
+use crate::crop::{move_plane, Crop};
 use crate::mask::Mask;
 use crate::preprocess::RgbaView;
 
@@ -21,6 +22,10 @@ pub struct TemporalFilter {
     state: Vec<f32>,
     /// Per pixel, the share of the new value the last `apply` took (empty when it started afresh).
     weights: Vec<f32>,
+    /// Per pixel, false where the crop moved onto picture the previous crop did not hold: the next `apply`
+    /// takes the new mask there (empty: everything was seen).
+    seen: Vec<bool>,
+    scratch: Vec<f32>,
 }
 
 impl TemporalFilter {
@@ -30,6 +35,22 @@ impl TemporalFilter {
         self.previous_frame.clear();
         self.state.clear();
         self.weights.clear();
+        self.seen.clear();
+    }
+
+    /// The next mask comes from crop `to` instead of `from`: the state and the previous frame move onto the
+    /// new crop's grid, so still parts of the picture keep their smoothed mask wherever they now fall.
+    pub fn move_crop(&mut self, from: Crop, to: Crop) {
+        if from == to || self.state.is_empty() {
+            return;
+        }
+        let size = self.size;
+        self.seen = move_plane(&mut self.state, 1, size, from, to, &mut self.scratch);
+        let mut frame: Vec<f32> = self.previous_frame.iter().map(|&v| f32::from(v)).collect();
+        move_plane(&mut frame, 4, size, from, to, &mut self.scratch);
+        for (old, new) in self.previous_frame.iter_mut().zip(frame) {
+            *old = (new + 0.5) as u8;
+        }
     }
 
     /// The smoothed probabilities of the last `apply`, 0..=255 without rounding (empty after a reset).
@@ -67,6 +88,14 @@ impl TemporalFilter {
         for ((w, now), before) in self.weights.iter_mut().zip(now).zip(before) {
             *w = motion_weight(*now, *before, keep);
         }
+        if self.seen.len() == self.weights.len() {
+            for (w, seen) in self.weights.iter_mut().zip(&self.seen) {
+                if !seen {
+                    *w = 1.0;
+                }
+            }
+        }
+        self.seen.clear();
         blend(&mut self.state, &mut mask.data, &self.weights);
         self.previous_frame.copy_from_slice(frame.data);
     }

@@ -2,9 +2,10 @@
 //! OBS's graphics or UI threads), takes the newest frame from a latest-frame slot, and publishes the newest
 //! mask with the sequence number of the frame it came from. Callers never wait for it.
 
+use crate::crop_tracker::Cut;
 use crate::error::{Error, ErrorKind};
 use crate::latest_slot::{LatestSlot, Taken};
-use crate::mask_refiner::{MaskRefiner, RefinedMask};
+use crate::mask_refiner::{MaskOptions, MaskRefiner, RefinedMask};
 use crate::preprocess::RgbaView;
 use crate::runtime;
 use crate::segmenter::{ModelSource, Segmenter};
@@ -13,17 +14,27 @@ use crate::status::{Fallback, ModelState, RateMeter, WorkerStatus};
 use parking_lot::Mutex;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// A frame scaled to the model's input size, tightly packed RGBA.
+/// A frame scaled to the model's input size, tightly packed RGBA: the part of the video frame `cut` names.
 pub struct Frame {
     pub seq: u64,
     pub width: u32,
     pub height: u32,
     pub rgba: Vec<u8>,
+    pub cut: Cut,
+    /// The video frame's size in pixels (the crop's aspect is chosen in pixels).
+    pub frame_size: (u32, u32),
+}
+
+/// The crop the graphics thread cuts the next frame to, and whether a full-frame look is due instead.
+#[derive(Clone, Copy, Debug, Default)]
+struct NextCut {
+    crop: crate::crop::Crop,
+    look_due: bool,
 }
 
 /// A mask ready for compositing and the sequence number of the frame it was computed from.
@@ -56,9 +67,8 @@ struct Shared {
     spare_buffers: Mutex<Vec<Vec<u8>>>,
     /// Mirrors `ModelState::Failed`, readable without a lock on every frame.
     failed: AtomicBool,
-    /// Temporal smoothing (f32 bits) and edge refinement: live settings, applied without reloading anything.
-    smoothing: AtomicU32,
-    edge_refine: AtomicBool,
+    options: Mutex<MaskOptions>,
+    next_cut: Mutex<NextCut>,
     on_state_change: StateListener,
     /// The failure last written to the log: the same failure again (a retry after an unrelated settings
     /// change) is not logged again until a model has run.
@@ -83,8 +93,8 @@ impl Worker {
             status: Mutex::new(WorkerStatus::default()),
             spare_buffers: Mutex::new(Vec::new()),
             failed: AtomicBool::new(false),
-            smoothing: AtomicU32::new(0f32.to_bits()),
-            edge_refine: AtomicBool::new(true),
+            options: Mutex::new(MaskOptions::default()),
+            next_cut: Mutex::new(NextCut::default()),
             on_state_change: Box::new(on_state_change),
             logged_failure: Mutex::new(None),
         });
@@ -106,11 +116,19 @@ impl Worker {
         self.shared.frames.wake();
     }
 
-    /// How strongly still pixels keep the previous mask (0 = off) and whether edges are refined, from the
-    /// next mask on.
-    pub fn set_mask_refinement(&self, smoothing: f32, edge_refine: bool) {
-        self.shared.smoothing.store(smoothing.to_bits(), Ordering::Relaxed);
-        self.shared.edge_refine.store(edge_refine, Ordering::Relaxed);
+    /// Smoothing, edge refinement and following, from the next mask on.
+    pub fn set_mask_options(&self, options: MaskOptions) {
+        *self.shared.options.lock() = options;
+    }
+
+    /// What to cut the next frame to. A due full-frame look is handed out once.
+    pub fn take_cut(&self) -> Cut {
+        let mut next = self.shared.next_cut.lock();
+        if std::mem::take(&mut next.look_due) {
+            Cut { crop: crate::crop::Crop::FULL, look: true }
+        } else {
+            Cut { crop: next.crop, look: false }
+        }
     }
 
     /// True while a submitted frame still waits for the worker: a newer one would only replace it, so the
@@ -262,6 +280,7 @@ fn run(shared: &Shared) {
         if let Some(config) = pending {
             segmenter = None;
             refiner.reset();
+            *shared.next_cut.lock() = NextCut::default();
             *shared.input_size.lock() = None;
             set_state(shared, ModelState::Loading(config.model.label.clone()));
             let started = Instant::now();
@@ -305,15 +324,20 @@ fn run(shared: &Shared) {
         };
         if let Some(s) = segmenter.as_mut() {
             let started = Instant::now();
-            let smoothing = f32::from_bits(shared.smoothing.load(Ordering::Relaxed));
-            let edge_refine = shared.edge_refine.load(Ordering::Relaxed);
+            let options = *shared.options.lock();
             let view = RgbaView::new(frame.width, frame.height, &frame.rgba);
             let result = catch_unwind(AssertUnwindSafe(|| {
-                s.segment(view).map(|mask| refiner.refine(view, mask, smoothing, edge_refine))
+                s.segment(view).map(|mask| refiner.process(view, mask, frame.cut, frame.frame_size, options))
             }));
             match result {
-                Ok(Ok(refined)) => {
-                    *shared.mask.lock() = Some(Arc::new(MaskFrame { seq: frame.seq, refined }));
+                Ok(Ok(shown)) => {
+                    let mut next = shared.next_cut.lock();
+                    let cut = refiner.next_cut();
+                    *next = NextCut { crop: refiner.crop(), look_due: next.look_due || cut.look };
+                    drop(next);
+                    if let Some(refined) = shown {
+                        *shared.mask.lock() = Some(Arc::new(MaskFrame { seq: frame.seq, refined }));
+                    }
                     let now = Instant::now();
                     meter.record(now - started, now);
                     let mut status = shared.status.lock();
@@ -399,7 +423,7 @@ mod tests {
         // Frames keep arriving while failed: no mask, no new state changes.
         let before = changes.load(Ordering::SeqCst);
         for seq in 0..20 {
-            worker.submit(Frame { seq, width: 2, height: 2, rgba: vec![0; 16] });
+            worker.submit(Frame { seq, width: 2, height: 2, rgba: vec![0; 16], cut: Cut::FULL, frame_size: (2, 2) });
         }
         std::thread::sleep(Duration::from_millis(50));
         assert!(worker.latest_mask().is_none());
@@ -446,7 +470,14 @@ mod tests {
         assert!(!fallback.reason.is_empty());
         let (w, h) = worker.input_size().expect("a model runs");
         for seq in 0..3 {
-            worker.submit(Frame { seq, width: w, height: h, rgba: vec![128; (w * h * 4) as usize] });
+            worker.submit(Frame {
+                seq,
+                width: w,
+                height: h,
+                rgba: vec![128; (w * h * 4) as usize],
+                cut: Cut::FULL,
+                frame_size: (w, h),
+            });
             std::thread::sleep(Duration::from_millis(50));
         }
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -469,8 +500,15 @@ mod tests {
     #[test]
     fn buffers_are_recycled() {
         let worker = Worker::start("test", |_| {});
-        worker.submit(Frame { seq: 1, width: 1, height: 1, rgba: Vec::with_capacity(4096) });
-        worker.submit(Frame { seq: 2, width: 1, height: 1, rgba: vec![0; 4] });
+        worker.submit(Frame {
+            seq: 1,
+            width: 1,
+            height: 1,
+            rgba: Vec::with_capacity(4096),
+            cut: Cut::FULL,
+            frame_size: (1, 1),
+        });
+        worker.submit(Frame { seq: 2, width: 1, height: 1, rgba: vec![0; 4], cut: Cut::FULL, frame_size: (1, 1) });
         // The first frame was replaced before the worker took it: its buffer is reusable.
         let deadline = Instant::now() + Duration::from_secs(2);
         while worker.shared.spare_buffers.lock().is_empty() && Instant::now() < deadline {

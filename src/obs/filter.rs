@@ -14,6 +14,7 @@ use super::render::RenderPipeline;
 use super::source::{FilterSource, WeakSource};
 use super::source_ref::video_source_names;
 use crate::image_loader::ImageLoader;
+use crate::mask_refiner::MaskOptions;
 use crate::model::catalog_entry;
 use crate::runtime;
 use crate::segmenter::ModelSource;
@@ -115,7 +116,12 @@ impl Filter {
                 self.worker.configure(config);
             }
         }
-        self.worker.set_mask_refinement(settings.temporal_smoothing, settings.edge_refine);
+        self.worker.set_mask_options(MaskOptions {
+            smoothing: settings.temporal_smoothing,
+            edge_refine: settings.edge_refine,
+            follow: settings.follow_person,
+            threshold: settings.threshold,
+        });
         if settings.mode == BackgroundMode::Image {
             self.images.request(&settings.image_path);
         }
@@ -311,6 +317,7 @@ fn defaults(data: Data) {
     data.set_default_int(keys::FEATHER, settings::FEATHER.default);
     data.set_default_double(keys::LIGHT_WRAP, settings::LIGHT_WRAP.default);
     data.set_default_bool(keys::SYNC_VIDEO, settings::DEFAULT_SYNC_VIDEO);
+    data.set_default_bool(keys::FOLLOW_PERSON, settings::DEFAULT_FOLLOW_PERSON);
     data.set_default_string(keys::DEVICE, settings::DEFAULT_DEVICE.key());
 }
 
@@ -349,6 +356,7 @@ fn properties(filter: Option<&Filter>) -> Properties {
     props.float_slider(keys::THRESHOLD, &text("Threshold"), settings::THRESHOLD).tooltip(&text("Threshold.Tooltip"));
     props.float_slider(keys::SOFTNESS, &text("Softness"), settings::SOFTNESS).tooltip(&text("Softness.Tooltip"));
     props.checkbox(keys::EDGE_REFINE, &text("EdgeRefine")).tooltip(&text("EdgeRefine.Tooltip"));
+    props.checkbox(keys::FOLLOW_PERSON, &text("FollowPerson")).tooltip(&text("FollowPerson.Tooltip"));
     props.int_slider(keys::GROW, &text("Grow"), settings::GROW).tooltip(&text("Grow.Tooltip"));
     props.int_slider(keys::FEATHER, &text("Feather"), settings::FEATHER).tooltip(&text("Feather.Tooltip"));
     props.float_slider(keys::LIGHT_WRAP, &text("LightWrap"), settings::LIGHT_WRAP).tooltip(&text("LightWrap.Tooltip"));

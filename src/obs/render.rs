@@ -11,6 +11,8 @@ use super::source::FilterSource;
 use super::source_ref::SourceRef;
 use crate::background_image::{fit_transform, UvTransform};
 use crate::blur;
+use crate::crop::Crop;
+use crate::crop_tracker::Cut;
 use crate::image_loader::ImageLoader;
 use crate::refine;
 use crate::settings::{BackgroundMode, Settings};
@@ -31,6 +33,8 @@ struct Params {
     background: Param,
     alpha: Param,
     mask_uv_scale: Param,
+    crop_origin: Param,
+    crop_size: Param,
     bg_uv_scale: Param,
     bg_uv_offset: Param,
     color: Param,
@@ -53,6 +57,8 @@ impl Params {
             background: e.param(c"background"),
             alpha: e.param(c"alpha"),
             mask_uv_scale: e.param(c"mask_uv_scale"),
+            crop_origin: e.param(c"crop_origin"),
+            crop_size: e.param(c"crop_size"),
             bg_uv_scale: e.param(c"bg_uv_scale"),
             bg_uv_offset: e.param(c"bg_uv_offset"),
             color: e.param(c"color"),
@@ -71,6 +77,9 @@ impl Params {
     fn set_mask(&self, mask: &MaskTextures, settings: &Settings) {
         self.mask.set_texture(mask.probability.as_ref());
         self.mask_uv_scale.set_vec2(mask.uv_scale);
+        let (origin, size) = mask.crop.shader_params();
+        self.crop_origin.set_vec2(origin);
+        self.crop_size.set_vec2(size);
         self.coefficients.set_texture(mask.coefficients.as_ref());
         self.threshold.set_float(settings.threshold);
         self.softness.set_float(settings.softness);
@@ -87,6 +96,8 @@ struct MaskTextures {
     /// The probability's rows are padded to a multiple of 4 bytes (OpenGL's unpack alignment); this crops
     /// the padding.
     uv_scale: [f32; 2],
+    /// The part of the frame the mask covers.
+    crop: Crop,
 }
 
 /// How far mask and video are apart, for the status line.
@@ -124,7 +135,8 @@ pub struct RenderPipeline {
     /// The newest input at the model's size.
     analysis: TexRender,
     stages: [Option<StageSurface>; STAGE_RING],
-    staged_seq: [Option<u64>; STAGE_RING],
+    /// Per surface, the frame it holds and the part of it that was cut out.
+    staged: [Option<(u64, Cut)>; STAGE_RING],
     next_seq: u64,
     mask: Option<MaskTextures>,
     padded_rows: Vec<u8>,
@@ -160,7 +172,7 @@ impl RenderPipeline {
             shown: None,
             analysis: TexRender::new(Format::Rgba8),
             stages: Default::default(),
-            staged_seq: [None; STAGE_RING],
+            staged: [None; STAGE_RING],
             next_seq: 0,
             mask: None,
             padded_rows: Vec::new(),
@@ -292,10 +304,11 @@ impl RenderPipeline {
 
         // The surface staged two frames ago: its copy has long finished, so mapping it does not stall.
         let oldest = (slot + 1) % STAGE_RING;
-        if let (Some(staged), Some(surface)) = (self.staged_seq[oldest].take(), self.stages[oldest].as_mut()) {
+        if let (Some((seq, cut)), Some(surface)) = (self.staged[oldest].take(), self.stages[oldest].as_mut()) {
             let mut rgba = worker.take_buffer();
             if surface.read_rows(|row| rgba.extend_from_slice(row)) {
-                worker.submit(Frame { seq: staged, width: surface.width, height: surface.height, rgba });
+                let (width, height) = (surface.width, surface.height);
+                worker.submit(Frame { seq, width, height, rgba, cut, frame_size: self.size });
             }
         }
         // The worker keeps only the newest frame: while one still waits, another would only replace it.
@@ -303,10 +316,16 @@ impl RenderPipeline {
             return;
         }
 
+        // The part of the frame the model should see ("Follow the person"): the input is drawn at the
+        // model's size and the view selects the crop of it.
+        let cut = worker.take_cut();
+        let c = cut.crop;
+        let (w, h) = (width as f32, height as f32);
+        let view = View { left: c.x * w, right: c.right() * w, top: c.y * h, bottom: c.bottom() * h };
         let (effect, p) = (&self.effect, &self.params);
         begin(&mut self.timing, "Downscale", (width, height));
-        let drawn = self.analysis.render(width, height, || {
-            p.footprint.set_vec2([1.0 / width as f32, 1.0 / height as f32]);
+        let drawn = self.analysis.render_view(width, height, view, Blending::Replace, || {
+            p.footprint.set_vec2([c.w / w, c.h / h]);
             live.draw(effect, c"Downscale", width, height);
         });
         end(&mut self.timing);
@@ -318,7 +337,7 @@ impl RenderPipeline {
         }
         if let Some(surface) = self.stages[slot].as_mut() {
             surface.stage(self.analysis.texture());
-            self.staged_seq[slot] = Some(seq);
+            self.staged[slot] = Some((seq, cut));
         }
     }
 
@@ -358,8 +377,14 @@ impl RenderPipeline {
         }
         coefficients.set_image(bytemuck::cast_slice(&g.coefficients), g.width * 16);
         let uv_scale = [m.width as f32 / padded_width as f32, 1.0];
-        self.mask =
-            Some(MaskTextures { probability, coefficients, seq: newest.seq, size: (m.width, m.height), uv_scale });
+        self.mask = Some(MaskTextures {
+            probability,
+            coefficients,
+            seq: newest.seq,
+            size: (m.width, m.height),
+            uv_scale,
+            crop: newest.refined.crop,
+        });
     }
 
     /// With grow or feather set: the person's opacity at (half) output size, grown or shrunk and feathered.
@@ -371,7 +396,7 @@ impl RenderPipeline {
         if self.alpha_fresh {
             return Some(self.refine_a.texture());
         }
-        let plan = refine::plan(settings, self.size, mask.size);
+        let plan = refine::plan(settings, self.size, mask.crop.covering(mask.size));
         let (w, h) = (plan.width, plan.height);
         let (effect, p) = (&self.effect, &self.params);
         begin(&mut self.timing, "RefineMask", (w, h));

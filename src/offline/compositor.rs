@@ -5,6 +5,7 @@
 use super::gpu::Gpu;
 use crate::background_image::{fit_transform, DecodedImage};
 use crate::blur;
+use crate::crop::Crop;
 use crate::error::Error;
 use crate::mask_refiner::RefinedMask;
 use crate::preprocess::RgbaView;
@@ -36,6 +37,8 @@ struct Params {
     alpha_ready: f32,
     grow: f32,
     light_wrap: f32,
+    crop_origin: [f32; 2],
+    crop_size: [f32; 2],
     _pad: [f32; 2],
 }
 
@@ -330,14 +333,17 @@ impl Compositor {
         write_texture(&self.gpu.queue, target, frame.data, 4);
     }
 
-    /// The uploaded frame shrunk on the GPU to the model's input size, as the plugin does it.
-    pub fn analysis_input(&mut self, width: u32, height: u32) -> Vec<u8> {
+    /// The uploaded frame, cut to `crop`, shrunk on the GPU to the model's input size, as the plugin does it.
+    pub fn analysis_input(&mut self, width: u32, height: u32, crop: Crop) -> Vec<u8> {
         let usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC;
         ensure(&self.gpu.device, &mut self.analysis, width, height, RGBA8, usage);
         let frame = self.frame.as_ref().expect("upload_frame first");
+        let (crop_origin, crop_size) = crop.shader_params();
         let params = Params {
-            footprint: [1.0 / width as f32, 1.0 / height as f32],
+            footprint: [crop.w / width as f32, crop.h / height as f32],
             target_size: [width as f32, height as f32],
+            crop_origin,
+            crop_size,
             ..Default::default()
         };
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
@@ -366,8 +372,11 @@ impl Compositor {
         let out_usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC;
         ensure(device, &mut self.output, w, h, RGBA8, out_usage);
 
+        let (crop_origin, crop_size) = refined.crop.shader_params();
         let mut base = Params {
             mask_uv_scale: [1.0, 1.0],
+            crop_origin,
+            crop_size,
             color: settings.color.to_unit(),
             threshold: settings.threshold,
             softness: settings.softness,
@@ -380,7 +389,7 @@ impl Compositor {
         }
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         if settings.grow != 0 || settings.feather != 0 {
-            self.shape_alpha(&mut encoder, base, settings, (w, h), (mask.width, mask.height));
+            self.shape_alpha(&mut encoder, base, settings, (w, h), refined.crop.covering((mask.width, mask.height)));
             base.alpha_ready = 1.0;
         }
         if settings.mode == BackgroundMode::Blur {

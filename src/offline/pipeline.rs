@@ -3,15 +3,20 @@
 
 use super::compositor::Compositor;
 use super::gpu::Gpu;
+use crate::crop_tracker::Cut;
 use crate::error::Error;
 use crate::mask::Mask;
-use crate::mask_refiner::{MaskRefiner, RefinedMask};
+use crate::mask_refiner::{MaskOptions, MaskRefiner, RefinedMask};
 use crate::model::catalog_entry;
 use crate::preprocess::RgbaView;
 use crate::runtime;
 use crate::segmenter::{ModelSource, Segmenter};
 use crate::settings::Settings;
 use std::path::{Path, PathBuf};
+
+/// Masks of a still picture at most, until the crop settles: the first sees the whole frame, the second the
+/// crop around the person; a third only when the second moved it again.
+pub const MAX_SETTLE_PASSES: usize = 3;
 
 pub struct Pipeline {
     pub compositor: Compositor,
@@ -33,21 +38,64 @@ impl Pipeline {
         self.refiner.reset();
     }
 
-    /// Uploads `frame`, segments it (the model sees the GPU-shrunk frame, as in OBS) and refines the mask as
-    /// the plugin's worker does.
+    fn options(&self) -> MaskOptions {
+        let s = &self.settings;
+        MaskOptions {
+            smoothing: s.temporal_smoothing,
+            edge_refine: s.edge_refine,
+            follow: s.follow_person,
+            threshold: s.threshold,
+        }
+    }
+
+    /// Uploads `frame`, segments it (the model sees the GPU-shrunk frame, or the crop of it around the
+    /// person, as in OBS) and refines the mask as the plugin's worker does. A full-frame look, when due,
+    /// runs first on the same frame (in OBS it takes the place of one mask).
     pub fn mask(&mut self, frame: RgbaView<'_>) -> Result<RefinedMask, Error> {
         self.compositor.upload_frame(frame);
+        let frame_size = (frame.width, frame.height);
         let (w, h) = (self.segmenter.spec().width, self.segmenter.spec().height);
-        let small = self.compositor.analysis_input(w, h);
-        let view = RgbaView::new(w, h, &small);
-        let mask = self.segmenter.segment(view)?;
-        let s = &self.settings;
-        Ok(self.refiner.refine(view, mask, s.temporal_smoothing, s.edge_refine))
+        let options = self.options();
+        loop {
+            let cut = if options.follow { self.refiner.next_cut() } else { Cut::FULL };
+            let small = self.compositor.analysis_input(w, h, cut.crop);
+            let view = RgbaView::new(w, h, &small);
+            let mask = self.segmenter.segment(view)?;
+            if std::env::var_os("VBG_DEBUG_CROP").is_some() {
+                eprintln!("cut {:?}", cut);
+            }
+            if let Some(refined) = self.refiner.process(view, mask, cut, frame_size, options) {
+                return Ok(refined);
+            }
+        }
+    }
+
+    /// A still picture as OBS shows it once the crop has settled: masks of the same picture until the crop
+    /// stops moving (at most `MAX_SETTLE_PASSES`), starting afresh, and the last of them, unblended with
+    /// the earlier ones (which saw the picture coarser).
+    pub fn settled_mask(&mut self, frame: RgbaView<'_>) -> Result<RefinedMask, Error> {
+        self.reset_temporal();
+        let mut refined = self.mask(frame)?;
+        for _ in 1..MAX_SETTLE_PASSES {
+            let crop = self.refiner.crop();
+            if crop == refined.crop {
+                break;
+            }
+            self.refiner.forget_masks();
+            refined = self.mask(frame)?;
+        }
+        Ok(refined)
     }
 
     /// The finished frame, and the mask it used.
     pub fn render(&mut self, frame: RgbaView<'_>) -> Result<(Vec<u8>, Mask), Error> {
         let refined = self.mask(frame)?;
+        Ok((self.compositor.composite(&refined, &self.settings), refined.mask))
+    }
+
+    /// The finished frame of a still picture once the crop has settled (`settled_mask`), and its mask.
+    pub fn render_still(&mut self, frame: RgbaView<'_>) -> Result<(Vec<u8>, Mask), Error> {
+        let refined = self.settled_mask(frame)?;
         Ok((self.compositor.composite(&refined, &self.settings), refined.mask))
     }
 }

@@ -18,6 +18,7 @@ pub const SETTING_FLAGS: &[(&str, &str)] = &[
     ("--softness", keys::SOFTNESS),
     ("--threads", keys::THREADS),
     ("--edge-refine", keys::EDGE_REFINE),
+    ("--follow", keys::FOLLOW_PERSON),
     ("--temporal", keys::TEMPORAL_SMOOTHING),
     ("--grow", keys::GROW),
     ("--feather", keys::FEATHER),

@@ -3,9 +3,10 @@
 use crate::args::{usage, Args};
 use crate::json::Json;
 use obs_virtual_background::background_image::DecodedImage;
+use obs_virtual_background::crop_tracker::Cut;
 use obs_virtual_background::error::Error;
 use obs_virtual_background::mask::Mask;
-use obs_virtual_background::mask_refiner::{MaskRefiner, RefinedMask};
+use obs_virtual_background::mask_refiner::{MaskOptions, MaskRefiner, RefinedMask};
 use obs_virtual_background::model::{CatalogEntry, CATALOG, MODNET, SELFIE_GENERAL, SELFIE_LANDSCAPE};
 use obs_virtual_background::offline::compositor::{Compositor, Pass};
 use obs_virtual_background::offline::gpu::Gpu;
@@ -152,7 +153,11 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     let adapter = compositor.gpu().describe();
     println!("\ncompositing on {adapter} (upload, passes, read back; median / p90 ms)");
     let small = test_frame(256, 256);
-    let refined = MaskRefiner::default().refine(RgbaView::new(256, 256, &small), test_mask(256, 256), 0.0, true);
+    let full = MaskOptions { smoothing: 0.0, edge_refine: true, follow: false, threshold: 0.5 };
+    let view = RgbaView::new(256, 256, &small);
+    let refined = MaskRefiner::default()
+        .process(view, test_mask(256, 256), Cut::FULL, (256, 256), full)
+        .expect("a mask of the whole frame is shown");
     let picture = DecodedImage { width: 640, height: 360, rgba: test_frame(640, 360) };
     compositor.set_background(Some(&picture));
     let mut composite_rows = Vec::new();
@@ -234,7 +239,11 @@ fn pass_times(
     samples.into_iter().map(|(pass, size, times)| (pass.entry_point(), size, Spread::of(times).median)).collect()
 }
 
-/// The worker's added cost per mask: temporal smoothing and the guided filter's fit, at the model's size.
+/// Refinement as the filter's defaults run it: smoothing, the guided filter, following the person.
+const REFINE_OPTIONS: MaskOptions = MaskOptions { smoothing: 0.9, edge_refine: true, follow: true, threshold: 0.5 };
+
+/// The worker's added cost per mask: temporal smoothing, the guided filter's fit and the crop tracker, at the
+/// model's size.
 /// Wall time per run, and the thread's CPU time over all runs (which a busy neighbour inflates less).
 fn refine_cost(
     model: &mut Segmenter,
@@ -254,7 +263,7 @@ fn refine_cost(
         }
         let m = mask.clone();
         let started = Instant::now();
-        let refined = refiner.refine(view, m, 0.9, true);
+        let refined = refiner.process(view, m, refiner.next_cut(), (w, h), REFINE_OPTIONS);
         if i >= WARMUP {
             samples.push(started.elapsed());
         }
@@ -275,7 +284,11 @@ fn thread_cpu_ms() -> Option<f64> {
 /// Masks per second through the plugin's worker thread: submit a frame, wait for its mask, repeat.
 fn worker_rate(config: WorkerConfig, w: u32, h: u32, frame: &[u8], refine: bool) -> Result<f64, Error> {
     let mut worker = Worker::start("bench", |_| {});
-    worker.set_mask_refinement(if refine { 0.9 } else { 0.0 }, refine);
+    worker.set_mask_options(if refine {
+        REFINE_OPTIONS
+    } else {
+        MaskOptions { smoothing: 0.0, edge_refine: false, follow: false, threshold: 0.5 }
+    });
     worker.configure(config);
     let deadline = Instant::now() + Duration::from_secs(20);
     while worker.input_size().is_none() {
@@ -290,7 +303,7 @@ fn worker_rate(config: WorkerConfig, w: u32, h: u32, frame: &[u8], refine: bool)
         seq += 1;
         let mut rgba = worker.take_buffer();
         rgba.extend_from_slice(frame);
-        worker.submit(Frame { seq, width: w, height: h, rgba });
+        worker.submit(Frame { seq, width: w, height: h, rgba, cut: worker.take_cut(), frame_size: (w, h) });
         while worker.latest_mask().is_none_or(|m| m.seq != seq) {
             if worker.failed() {
                 return Err(Error::runtime("inference failed in the worker"));

@@ -57,8 +57,8 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     match &set {
         EvalSet::Images(samples) => {
             for (i, s) in samples.iter().take(limit).enumerate() {
-                pipeline.reset_temporal(); // unrelated pictures
-                let (scored, _) = score(&mut pipeline, s, save.as_deref(), ceiling, &mut totals)?;
+                // Unrelated pictures, each seen as OBS shows a still once the crop has settled.
+                let (scored, _) = score(&mut pipeline, s, Still::Yes, save.as_deref(), ceiling, &mut totals)?;
                 totals.scored.extend(scored);
                 progress(quiet, i + 1, samples.len().min(limit));
             }
@@ -71,7 +71,8 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
                 let mut ious = Vec::new();
                 pipeline.reset_temporal();
                 for s in q.frames.iter().take(limit) {
-                    let (scored, (w, h, rgba, alpha)) = score(&mut pipeline, s, save.as_deref(), ceiling, &mut totals)?;
+                    let (scored, (w, h, rgba, alpha)) =
+                        score(&mut pipeline, s, Still::No, save.as_deref(), ceiling, &mut totals)?;
                     ious.extend(scored.as_ref().map(|s| s.iou));
                     totals.scored.extend(scored);
                     flicker.push(w, h, &rgba, &alpha);
@@ -97,6 +98,13 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     report(set_dir, &totals, &args)
 }
 
+/// Whether a sample is a picture on its own or a frame of a video.
+#[derive(Clone, Copy)]
+enum Still {
+    Yes,
+    No,
+}
+
 /// Renders one sample, scores it if it has ground truth, saves its mask if asked. Returns the frame and the
 /// predicted alpha for flicker.
 type Rendered = (u32, u32, Vec<u8>, Vec<u8>);
@@ -106,12 +114,17 @@ type Rendered = (u32, u32, Vec<u8>, Vec<u8>);
 fn score(
     pipeline: &mut Pipeline,
     s: &Sample,
+    still: Still,
     save: Option<&Path>,
     ceiling: Option<f64>,
     totals: &mut Totals,
 ) -> Result<(Option<Scored>, Rendered), Error> {
     let (w, h, rgba) = dataset::load_rgba(&s.image)?;
-    let (out, mask) = pipeline.render(RgbaView::new(w, h, &rgba))?;
+    let view = RgbaView::new(w, h, &rgba);
+    let (out, mask) = match still {
+        Still::Yes => pipeline.render_still(view)?,
+        Still::No => pipeline.render(view)?,
+    };
     let alpha: Vec<u8> = out.chunks_exact(4).map(|p| p[3]).collect();
     if let Some(dir) = save {
         let path = s.prediction_path(dir);

@@ -94,7 +94,8 @@ fn render_photo(pipeline: &mut Pipeline, input: &Path, output: &Path) -> Result<
     let picture = image::open(input).map_err(|e| Error::image(format!("cannot read {}: {e}", input.display())))?;
     let rgba = picture.into_rgba8();
     let (w, h) = rgba.dimensions();
-    let (out, _) = pipeline.render(RgbaView::new(w, h, rgba.as_raw()))?;
+    // As OBS shows a still picture: after the crop has settled on the person.
+    let (out, _) = pipeline.render_still(RgbaView::new(w, h, rgba.as_raw()))?;
     let out = image::RgbaImage::from_raw(w, h, out).expect("compositor returns w*h pixels");
     let saved =
         if ext == "png" { out.save(output) } else { image::DynamicImage::ImageRgba8(out).into_rgb8().save(output) };
