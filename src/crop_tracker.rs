@@ -21,6 +21,8 @@ const MOTION_MASKS: f32 = 6.0;
 const MAX_STRETCH: f32 = 1.6;
 /// A side of the box this close to the crop's edge (in mask texels) is cut off by it: the person goes on.
 const TOUCH_TEXELS: f32 = 1.5;
+/// Person texels in a crop's outermost line that mean the person goes on past it.
+const MIN_EDGE_TEXELS: u32 = 3;
 /// How far past a cut-off side the crop reaches next, as a share of the box's larger side.
 const REACH: f32 = 0.5;
 /// The crop is never smaller than this share of the model's input size in frame pixels: beyond a modest
@@ -261,12 +263,18 @@ pub fn person_box(mask: &[u8], (w, h): (u32, u32), crop: Crop, threshold: f32) -
     let ((x0, x1), (y0, y1)) = (span(&columns), span(&rows));
     let (u0, u1) = (x0 as f32 / w as f32, (x1 + 1) as f32 / w as f32);
     let (v0, v1) = (y0 as f32 / h as f32, (y1 + 1) as f32 / h as f32);
-    let (tx, ty) = (TOUCH_TEXELS / w as f32, TOUCH_TEXELS / h as f32);
+    // Cut off where the outermost lines of the mask hold person texels, trimmed or not (an arm's tip
+    // reaching past the crop is thin): more than a speck's worth there.
+    let touch = TOUCH_TEXELS.ceil() as usize;
+    let reaches = |counts: &[u32], far: bool| {
+        let edge = if far { &counts[counts.len().saturating_sub(touch)..] } else { &counts[..touch.min(counts.len())] };
+        edge.iter().any(|&c| c >= MIN_EDGE_TEXELS)
+    };
     let cut_off = [
-        u0 <= tx && crop.x > 1e-4,
-        v0 <= ty && crop.y > 1e-4,
-        u1 >= 1.0 - tx && crop.right() < 1.0 - 1e-4,
-        v1 >= 1.0 - ty && crop.bottom() < 1.0 - 1e-4,
+        reaches(&columns, false) && crop.x > 1e-4,
+        reaches(&rows, false) && crop.y > 1e-4,
+        reaches(&columns, true) && crop.right() < 1.0 - 1e-4,
+        reaches(&rows, true) && crop.bottom() < 1.0 - 1e-4,
     ];
     let (left, top) = crop.to_frame(u0, v0);
     let (right, bottom) = crop.to_frame(u1, v1);
@@ -346,7 +354,7 @@ mod tests {
         let crop = s.tracker.current();
         assert!(crop.contains(&person.grown(0.01, 0.01), 0.0), "{crop:?}");
         let (w, h) = pixels(crop);
-        assert!((w / h - 1.0).abs() < 0.01, "square in pixels like the model: {w}x{h}");
+        assert!(w / h >= 1.0 / MAX_STRETCH - 0.01 && w / h <= 1.0, "near the model's square: {w}x{h}");
         assert!(crop.w < 0.6, "{crop:?}");
         for _ in 0..10 {
             s.frame(&[person]);

@@ -21,7 +21,7 @@ pub mod keys {
     pub const FEATHER: &str = "feather";
     pub const LIGHT_WRAP: &str = "light_wrap";
     pub const SYNC_VIDEO: &str = "sync_video";
-    /// Cut the model's input around the person (new in 0.5; older scenes get the default, on).
+    /// Cut the model's input around the person (added after the first release: older scenes get the default, on).
     pub const FOLLOW_PERSON: &str = "follow_person";
     pub const DEVICE: &str = "device";
     /// Source mode: the name of the OBS source or scene drawn behind the person (as OBS shows it).

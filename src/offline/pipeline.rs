@@ -61,9 +61,6 @@ impl Pipeline {
             let small = self.compositor.analysis_input(w, h, cut.crop);
             let view = RgbaView::new(w, h, &small);
             let mask = self.segmenter.segment(view)?;
-            if std::env::var_os("VBG_DEBUG_CROP").is_some() {
-                eprintln!("cut {:?}", cut);
-            }
             if let Some(refined) = self.refiner.process(view, mask, cut, frame_size, options) {
                 return Ok(refined);
             }
