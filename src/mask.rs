@@ -34,6 +34,19 @@ impl Mask {
         Ok(Mask { width, height, data })
     }
 
+    /// The mean of this mask and the mirror image of `mirrored` (a mask of the mirrored frame).
+    pub fn averaged_with_mirror_of(&self, mirrored: &Mask) -> Mask {
+        assert_eq!((self.width, self.height), (mirrored.width, mirrored.height), "masks of different sizes");
+        let w = self.width as usize;
+        let rows = self.data.chunks_exact(w).zip(mirrored.data.chunks_exact(w));
+        let data = rows
+            .flat_map(|(row, flipped)| {
+                row.iter().zip(flipped.iter().rev()).map(|(&a, &b)| (u16::from(a) + u16::from(b)).div_ceil(2) as u8)
+            })
+            .collect();
+        Mask { width: self.width, height: self.height, data }
+    }
+
     /// Probability at a pixel, 0..=1.
     pub fn at(&self, x: u32, y: u32) -> f32 {
         f32::from(self.data[(y * self.width + x) as usize]) / 255.0
@@ -77,6 +90,15 @@ pub fn person_alpha(p: f32, threshold: f32, softness: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mirror_averaging_flips_the_second_mask_back() {
+        let direct = Mask { width: 3, height: 2, data: vec![0, 100, 255, 10, 20, 30] };
+        // The model saw the mirrored frame: its mask is mirrored too.
+        let of_mirror = Mask { width: 3, height: 2, data: vec![255, 100, 0, 31, 20, 10] };
+        let averaged = direct.averaged_with_mirror_of(&of_mirror);
+        assert_eq!(averaged.data, vec![0, 100, 255, 10, 20, 31]);
+    }
 
     #[test]
     fn single_channel_output_becomes_bytes() {

@@ -33,11 +33,13 @@ pub struct MaskOptions {
     pub follow: bool,
     /// The probability that counts as person, for the box the crop follows.
     pub threshold: f32,
+    /// Segment the frame and its mirror image and average the masks (two inferences per mask).
+    pub mirror_average: bool,
 }
 
 impl Default for MaskOptions {
     fn default() -> Self {
-        MaskOptions { smoothing: 0.0, edge_refine: true, follow: false, threshold: 0.5 }
+        MaskOptions { smoothing: 0.0, edge_refine: true, follow: false, threshold: 0.5, mirror_average: false }
     }
 }
 

@@ -131,6 +131,25 @@ pub fn fill_tensor(frame: RgbaView<'_>, spec: &ModelSpec, tensor: &mut [f32]) {
     }
 }
 
+/// Mirrors a filled input tensor left to right, in place.
+pub fn mirror_tensor(spec: &ModelSpec, tensor: &mut [f32]) {
+    let w = spec.width as usize;
+    match spec.layout {
+        // A row of NHWC pixels: reverse the pixels, keep each pixel's channel order.
+        Layout::Nhwc => {
+            for row in tensor.chunks_exact_mut(w * 3) {
+                for x in 0..w / 2 {
+                    let (a, b) = (x * 3, (w - 1 - x) * 3);
+                    for c in 0..3 {
+                        row.swap(a + c, b + c);
+                    }
+                }
+            }
+        }
+        Layout::Nchw => tensor.chunks_exact_mut(w).for_each(|row| row.reverse()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +169,21 @@ mod tests {
 
     /// A 2x1 picture: a red pixel then a blue one, opaque.
     const RED_BLUE: [u8; 8] = [255, 0, 0, 255, 0, 0, 255, 255];
+
+    #[test]
+    fn mirroring_a_tensor_equals_filling_it_from_the_mirrored_picture() {
+        // 3x1: red, green, blue; its mirror: blue, green, red.
+        let picture = [255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255];
+        let mirrored = [0, 0, 255, 255, 0, 255, 0, 255, 255, 0, 0, 255];
+        for layout in [Layout::Nhwc, Layout::Nchw] {
+            let spec = spec(3, 1, layout, Normalization::UNIT);
+            let (mut a, mut b) = (vec![0.0; 9], vec![0.0; 9]);
+            fill_tensor(RgbaView::new(3, 1, &picture), &spec, &mut a);
+            fill_tensor(RgbaView::new(3, 1, &mirrored), &spec, &mut b);
+            mirror_tensor(&spec, &mut a);
+            assert_eq!(a, b, "{layout:?}");
+        }
+    }
 
     #[test]
     fn nhwc_interleaves_channels_and_scales_to_unit() {

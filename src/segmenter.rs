@@ -3,7 +3,7 @@
 use crate::error::Error;
 use crate::mask::Mask;
 use crate::model::{CatalogEntry, ModelSpec, Normalization};
-use crate::preprocess::{fill_tensor, RgbaView};
+use crate::preprocess::{fill_tensor, mirror_tensor, RgbaView};
 use crate::settings::Device;
 use ort::environment::Environment;
 use ort::session::builder::SessionBuilder;
@@ -143,6 +143,28 @@ impl Segmenter {
         let mask = Mask::from_output(values, self.spec.width, self.spec.height, self.spec.output)?;
         let t3 = Instant::now();
         Ok((mask, Timings { preprocess: t1 - t0, inference: t2 - t1, postprocess: t3 - t2 }))
+    }
+
+    /// Segments the frame and its mirror image and averages the two masks (two inferences): a model's
+    /// left/right biases cancel, at twice the cost.
+    pub fn segment_mirror_averaged(&mut self, frame: RgbaView<'_>) -> Result<Mask, Error> {
+        let direct = self.segment(frame)?;
+        mirror_tensor(&self.spec, &mut self.tensor);
+        let failed = |e: ort::Error| Error::inference(format!("inference failed: {e}"));
+        let input = TensorRef::from_array_view((self.spec.input_shape(), self.tensor.as_slice())).map_err(failed)?;
+        let outputs = self.session.run(ort::inputs![self.spec.input_name.as_str() => input]).map_err(failed)?;
+        let (_, values) = outputs[0].try_extract_tensor::<f32>().map_err(failed)?;
+        let mirrored = Mask::from_output(values, self.spec.width, self.spec.height, self.spec.output)?;
+        Ok(direct.averaged_with_mirror_of(&mirrored))
+    }
+
+    /// One mask, mirror-averaged when asked.
+    pub fn segment_with(&mut self, frame: RgbaView<'_>, mirror_average: bool) -> Result<Mask, Error> {
+        if mirror_average {
+            self.segment_mirror_averaged(frame)
+        } else {
+            self.segment(frame)
+        }
     }
 }
 

@@ -23,6 +23,8 @@ pub mod keys {
     pub const SYNC_VIDEO: &str = "sync_video";
     /// Cut the model's input around the person (added after the first release: older scenes get the default, on).
     pub const FOLLOW_PERSON: &str = "follow_person";
+    /// Average the masks of the frame and of its mirror image (added after the first release: default off).
+    pub const MIRROR_AVERAGE: &str = "mirror_average";
     pub const DEVICE: &str = "device";
     /// Source mode: the name of the OBS source or scene drawn behind the person (as OBS shows it).
     pub const BACKGROUND_SOURCE: &str = "background_source";
@@ -169,6 +171,7 @@ pub const LIGHT_WRAP: Range<f64> = Range { min: 0.0, max: 1.0, step: 0.05, defau
 pub const DEFAULT_EDGE_REFINE: bool = true;
 pub const DEFAULT_SYNC_VIDEO: bool = false;
 pub const DEFAULT_FOLLOW_PERSON: bool = true;
+pub const DEFAULT_MIRROR_AVERAGE: bool = false;
 pub const DEFAULT_MODE: BackgroundMode = BackgroundMode::Blur;
 pub const DEFAULT_FIT: ImageFit = ImageFit::Cover;
 pub const DEFAULT_MODEL: ModelChoice = ModelChoice::SelfieGeneral;
@@ -246,6 +249,8 @@ pub struct Settings {
     pub sync_video: bool,
     /// Let the model look at the person rather than the whole frame (region-of-interest crop).
     pub follow_person: bool,
+    /// Two inferences per mask, of the frame and of its mirror image, averaged.
+    pub mirror_average: bool,
     /// Where inference runs; falls back to the CPU when the device cannot run the model.
     pub device: Device,
 }
@@ -271,6 +276,7 @@ impl Default for Settings {
             light_wrap: LIGHT_WRAP.default as f32,
             sync_video: DEFAULT_SYNC_VIDEO,
             follow_person: DEFAULT_FOLLOW_PERSON,
+            mirror_average: DEFAULT_MIRROR_AVERAGE,
             device: DEFAULT_DEVICE,
         }
     }
@@ -314,6 +320,7 @@ impl Settings {
                 .map_or(d.light_wrap, |v| LIGHT_WRAP.clamp(v) as f32),
             sync_video: source.boolean(keys::SYNC_VIDEO).unwrap_or(d.sync_video),
             follow_person: source.boolean(keys::FOLLOW_PERSON).unwrap_or(d.follow_person),
+            mirror_average: source.boolean(keys::MIRROR_AVERAGE).unwrap_or(d.mirror_average),
             device: choice(keys::DEVICE).and_then(|s| Device::from_key(&s)).unwrap_or(d.device),
         }
     }

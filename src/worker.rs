@@ -327,7 +327,8 @@ fn run(shared: &Shared) {
             let options = *shared.options.lock();
             let view = RgbaView::new(frame.width, frame.height, &frame.rgba);
             let result = catch_unwind(AssertUnwindSafe(|| {
-                s.segment(view).map(|mask| refiner.process(view, mask, frame.cut, frame.frame_size, options))
+                s.segment_with(view, options.mirror_average)
+                    .map(|mask| refiner.process(view, mask, frame.cut, frame.frame_size, options))
             }));
             match result {
                 Ok(Ok(shown)) => {

@@ -121,6 +121,7 @@ impl Filter {
             edge_refine: settings.edge_refine,
             follow: settings.follow_person,
             threshold: settings.threshold,
+            mirror_average: settings.mirror_average,
         });
         if settings.mode == BackgroundMode::Image {
             self.images.request(&settings.image_path);
@@ -318,6 +319,7 @@ fn defaults(data: Data) {
     data.set_default_double(keys::LIGHT_WRAP, settings::LIGHT_WRAP.default);
     data.set_default_bool(keys::SYNC_VIDEO, settings::DEFAULT_SYNC_VIDEO);
     data.set_default_bool(keys::FOLLOW_PERSON, settings::DEFAULT_FOLLOW_PERSON);
+    data.set_default_bool(keys::MIRROR_AVERAGE, settings::DEFAULT_MIRROR_AVERAGE);
     data.set_default_string(keys::DEVICE, settings::DEFAULT_DEVICE.key());
 }
 
@@ -357,6 +359,7 @@ fn properties(filter: Option<&Filter>) -> Properties {
     props.float_slider(keys::SOFTNESS, &text("Softness"), settings::SOFTNESS).tooltip(&text("Softness.Tooltip"));
     props.checkbox(keys::EDGE_REFINE, &text("EdgeRefine")).tooltip(&text("EdgeRefine.Tooltip"));
     props.checkbox(keys::FOLLOW_PERSON, &text("FollowPerson")).tooltip(&text("FollowPerson.Tooltip"));
+    props.checkbox(keys::MIRROR_AVERAGE, &text("MirrorAverage")).tooltip(&text("MirrorAverage.Tooltip"));
     props.int_slider(keys::GROW, &text("Grow"), settings::GROW).tooltip(&text("Grow.Tooltip"));
     props.int_slider(keys::FEATHER, &text("Feather"), settings::FEATHER).tooltip(&text("Feather.Tooltip"));
     props.float_slider(keys::LIGHT_WRAP, &text("LightWrap"), settings::LIGHT_WRAP).tooltip(&text("LightWrap.Tooltip"));

@@ -45,6 +45,7 @@ impl Pipeline {
             edge_refine: s.edge_refine,
             follow: s.follow_person,
             threshold: s.threshold,
+            mirror_average: s.mirror_average,
         }
     }
 
@@ -60,7 +61,7 @@ impl Pipeline {
             let cut = if options.follow { self.refiner.next_cut() } else { Cut::FULL };
             let small = self.compositor.analysis_input(w, h, cut.crop);
             let view = RgbaView::new(w, h, &small);
-            let mask = self.segmenter.segment(view)?;
+            let mask = self.segmenter.segment_with(view, options.mirror_average)?;
             if let Some(refined) = self.refiner.process(view, mask, cut, frame_size, options) {
                 return Ok(refined);
             }

@@ -19,6 +19,7 @@ pub const SETTING_FLAGS: &[(&str, &str)] = &[
     ("--threads", keys::THREADS),
     ("--edge-refine", keys::EDGE_REFINE),
     ("--follow", keys::FOLLOW_PERSON),
+    ("--mirror-average", keys::MIRROR_AVERAGE),
     ("--temporal", keys::TEMPORAL_SMOOTHING),
     ("--grow", keys::GROW),
     ("--feather", keys::FEATHER),
