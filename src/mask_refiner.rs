@@ -9,6 +9,7 @@ use crate::crop_tracker::{CropTracker, Cut};
 use crate::guided_filter::{Guidance, GuidedFilter};
 use crate::mask::Mask;
 use crate::preprocess::RgbaView;
+use crate::settings::Settings;
 use crate::temporal::TemporalFilter;
 
 /// A mask ready for compositing.
@@ -35,6 +36,19 @@ pub struct MaskOptions {
     pub threshold: f32,
     /// Segment the frame and its mirror image and average the masks (two inferences per mask).
     pub mirror_average: bool,
+}
+
+impl MaskOptions {
+    /// The options the filter's settings ask for (OBS and `vbg` alike).
+    pub fn from_settings(s: &Settings) -> MaskOptions {
+        MaskOptions {
+            smoothing: s.temporal_smoothing,
+            edge_refine: s.edge_refine,
+            follow: s.follow_person,
+            threshold: s.threshold,
+            mirror_average: s.mirror_average,
+        }
+    }
 }
 
 impl Default for MaskOptions {

@@ -135,17 +135,8 @@ pub fn fill_tensor(frame: RgbaView<'_>, spec: &ModelSpec, tensor: &mut [f32]) {
 pub fn mirror_tensor(spec: &ModelSpec, tensor: &mut [f32]) {
     let w = spec.width as usize;
     match spec.layout {
-        // A row of NHWC pixels: reverse the pixels, keep each pixel's channel order.
-        Layout::Nhwc => {
-            for row in tensor.chunks_exact_mut(w * 3) {
-                for x in 0..w / 2 {
-                    let (a, b) = (x * 3, (w - 1 - x) * 3);
-                    for c in 0..3 {
-                        row.swap(a + c, b + c);
-                    }
-                }
-            }
-        }
+        // Reverse each row's pixels, keeping each pixel's channel order.
+        Layout::Nhwc => tensor.chunks_exact_mut(w * 3).for_each(|row| row.as_chunks_mut::<3>().0.reverse()),
         Layout::Nchw => tensor.chunks_exact_mut(w).for_each(|row| row.reverse()),
     }
 }

@@ -132,39 +132,36 @@ impl Segmenter {
     }
 
     pub fn segment_timed(&mut self, frame: RgbaView<'_>) -> Result<(Mask, Timings), Error> {
-        let failed = |e: ort::Error| Error::inference(format!("inference failed: {e}"));
         let t0 = Instant::now();
         fill_tensor(frame, &self.spec, &mut self.tensor);
-        let input = TensorRef::from_array_view((self.spec.input_shape(), self.tensor.as_slice())).map_err(failed)?;
         let t1 = Instant::now();
-        let outputs = self.session.run(ort::inputs![self.spec.input_name.as_str() => input]).map_err(failed)?;
-        let t2 = Instant::now();
-        let (_, values) = outputs[0].try_extract_tensor::<f32>().map_err(failed)?;
-        let mask = Mask::from_output(values, self.spec.width, self.spec.height, self.spec.output)?;
-        let t3 = Instant::now();
-        Ok((mask, Timings { preprocess: t1 - t0, inference: t2 - t1, postprocess: t3 - t2 }))
+        let (mask, inference) = self.infer()?;
+        let postprocess = t1.elapsed().saturating_sub(inference);
+        Ok((mask, Timings { preprocess: t1 - t0, inference, postprocess }))
     }
 
-    /// Segments the frame and its mirror image and averages the two masks (two inferences): a model's
-    /// left/right biases cancel, at twice the cost.
-    pub fn segment_mirror_averaged(&mut self, frame: RgbaView<'_>) -> Result<Mask, Error> {
+    /// One mask; with `mirror_average`, the mean of the frame's mask and its mirror image's (two inferences,
+    /// the second on the same tensor mirrored): a model's left/right biases cancel, at twice the cost.
+    pub fn segment_with(&mut self, frame: RgbaView<'_>, mirror_average: bool) -> Result<Mask, Error> {
         let direct = self.segment(frame)?;
+        if !mirror_average {
+            return Ok(direct);
+        }
         mirror_tensor(&self.spec, &mut self.tensor);
-        let failed = |e: ort::Error| Error::inference(format!("inference failed: {e}"));
-        let input = TensorRef::from_array_view((self.spec.input_shape(), self.tensor.as_slice())).map_err(failed)?;
-        let outputs = self.session.run(ort::inputs![self.spec.input_name.as_str() => input]).map_err(failed)?;
-        let (_, values) = outputs[0].try_extract_tensor::<f32>().map_err(failed)?;
-        let mirrored = Mask::from_output(values, self.spec.width, self.spec.height, self.spec.output)?;
+        let (mirrored, _) = self.infer()?;
         Ok(direct.averaged_with_mirror_of(&mirrored))
     }
 
-    /// One mask, mirror-averaged when asked.
-    pub fn segment_with(&mut self, frame: RgbaView<'_>, mirror_average: bool) -> Result<Mask, Error> {
-        if mirror_average {
-            self.segment_mirror_averaged(frame)
-        } else {
-            self.segment(frame)
-        }
+    /// Runs the model on the tensor as last filled: its mask, and the time the run itself took.
+    fn infer(&mut self) -> Result<(Mask, Duration), Error> {
+        let failed = |e: ort::Error| Error::inference(format!("inference failed: {e}"));
+        let input = TensorRef::from_array_view((self.spec.input_shape(), self.tensor.as_slice())).map_err(failed)?;
+        let started = Instant::now();
+        let outputs = self.session.run(ort::inputs![self.spec.input_name.as_str() => input]).map_err(failed)?;
+        let inference = started.elapsed();
+        let (_, values) = outputs[0].try_extract_tensor::<f32>().map_err(failed)?;
+        let mask = Mask::from_output(values, self.spec.width, self.spec.height, self.spec.output)?;
+        Ok((mask, inference))
     }
 }
 

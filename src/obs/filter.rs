@@ -116,13 +116,7 @@ impl Filter {
                 self.worker.configure(config);
             }
         }
-        self.worker.set_mask_options(MaskOptions {
-            smoothing: settings.temporal_smoothing,
-            edge_refine: settings.edge_refine,
-            follow: settings.follow_person,
-            threshold: settings.threshold,
-            mirror_average: settings.mirror_average,
-        });
+        self.worker.set_mask_options(MaskOptions::from_settings(&settings));
         if settings.mode == BackgroundMode::Image {
             self.images.request(&settings.image_path);
         }

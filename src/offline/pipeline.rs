@@ -39,14 +39,7 @@ impl Pipeline {
     }
 
     fn options(&self) -> MaskOptions {
-        let s = &self.settings;
-        MaskOptions {
-            smoothing: s.temporal_smoothing,
-            edge_refine: s.edge_refine,
-            follow: s.follow_person,
-            threshold: s.threshold,
-            mirror_average: s.mirror_average,
-        }
+        MaskOptions::from_settings(&self.settings)
     }
 
     /// Uploads `frame`, segments it (the model sees the GPU-shrunk frame, or the crop of it around the

@@ -244,8 +244,8 @@ const REFINE_OPTIONS: MaskOptions =
     MaskOptions { smoothing: 0.9, edge_refine: true, follow: true, threshold: 0.5, mirror_average: false };
 
 /// The worker's added cost per mask: temporal smoothing, the guided filter's fit and the crop tracker, at the
-/// model's size, on a person-shaped mask. The same mask through a moving crop reads as a person in motion: the tracker moves the
-/// crop and the temporal and guided state are resampled on most masks (the worst case).
+/// model's size, on a person-shaped mask. The same mask through a moving crop reads as a person in motion:
+/// the tracker moves the crop and the temporal and guided state are resampled on most masks (the worst case).
 /// Wall time per run, and the thread's CPU time over all runs (which a busy neighbour inflates less).
 fn refine_cost(w: u32, h: u32, frame: &[u8], runs: usize) -> (Spread, Option<f64>) {
     let view = RgbaView::new(w, h, frame);

@@ -25,6 +25,8 @@ settings (names, defaults and ranges are the OBS filter's):
   --fit cover|contain|stretch (cover)              --color #rrggbb          (#00ff00)
   --model general|landscape|FILE.onnx   (general)  --threads 1..8           (1)
   --threshold 0..1  (0.5)                          --softness 0..0.5        (0.1)
+  --edge-refine true|false (true)  --follow true|false (true)  --mirror-average true|false (false)
+  --temporal 0..0.95 (0.9)  --grow -20..20 (0)  --feather 0..12 (0)  --light-wrap 0..1 (0)
 
 Transparent output: .png for photos, .webm (VP9) or .mov (ProRes 4444) for videos.
 The GPU used is the first high-performance wgpu adapter (WGPU_BACKEND=vulkan|gl to choose a backend).";
