@@ -7,8 +7,9 @@
 use crate::crop::Crop;
 use crate::preprocess::RgbaView;
 
-/// Masks between full-frame looks: a third of a second at 30 masks per second, two thirds at 15, so someone
-/// entering outside the crop is found within a second. Each look costs one mask (a tenth of them).
+/// Masks between full-frame looks: a third of a second at 30 masks per second. Each look costs one mask (a
+/// tenth of them). In OBS the worker also asks for one at least every 0.4 s (`worker::LOOK_PERIOD`), so at
+/// lower mask rates someone entering outside the crop is still found within a second.
 pub const LOOK_EVERY: u32 = 10;
 /// Margin around the person's box on every side, as a share of the box's larger side.
 const MARGIN: f32 = 0.12;
@@ -84,7 +85,7 @@ impl CropTracker {
 
     /// The cut for the next frame: the current crop, or a full-frame look when one is due.
     pub fn next_cut(&self) -> Cut {
-        // Due once per LOOK_EVERY masks (again LOOK_EVERY later if its mask never came back).
+        // Due once per LOOK_EVERY masks (in OBS the worker asks again for a look whose frame was lost).
         let look = !self.current.is_full() && self.since_look > 0 && self.since_look.is_multiple_of(LOOK_EVERY);
         if look {
             Cut { crop: Crop::FULL, look: true }

@@ -131,6 +131,14 @@ impl Worker {
         }
     }
 
+    /// Gives back a cut whose frame never reached the worker (not drawn, not read back, or replaced by a newer
+    /// frame before the worker took it): a look in it is due again, or it would wait LOOK_EVERY more masks.
+    pub fn cut_unused(&self, cut: Cut) {
+        if cut.look {
+            self.shared.next_cut.lock().look_due = true;
+        }
+    }
+
     /// True while a submitted frame still waits for the worker: a newer one would only replace it, so the
     /// graphics thread can skip preparing one.
     pub fn has_pending_frame(&self) -> bool {
@@ -145,6 +153,7 @@ impl Worker {
     /// Hands over a frame; an unprocessed older frame is dropped. Never blocks on inference.
     pub fn submit(&self, frame: Frame) {
         if let Some(old) = self.shared.frames.put(frame) {
+            self.cut_unused(old.cut);
             self.recycle(old.rgba);
         }
     }
@@ -268,6 +277,11 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// Full-frame looks come at least this often, whatever the mask rate: the tracker asks for one every
+/// `LOOK_EVERY` masks, which on a machine turning out 15 masks a second or fewer would leave someone
+/// entering outside the crop unseen for more than a second.
+const LOOK_PERIOD: Duration = Duration::from_millis(400);
+
 fn run(shared: &Shared) {
     let mut segmenter: Option<Segmenter> = None;
     // The config of the running session, and whether it runs on the configured (non-CPU) device.
@@ -275,6 +289,7 @@ fn run(shared: &Shared) {
     let mut on_device = false;
     let mut refiner = MaskRefiner::default();
     let mut meter = RateMeter::new(Instant::now());
+    let mut last_look = Instant::now();
     loop {
         let pending = shared.pending_config.lock().take();
         if let Some(config) = pending {
@@ -334,7 +349,14 @@ fn run(shared: &Shared) {
                 Ok(Ok(shown)) => {
                     let mut next = shared.next_cut.lock();
                     let cut = refiner.next_cut();
-                    *next = NextCut { crop: refiner.crop(), look_due: next.look_due || cut.look };
+                    if frame.cut.look {
+                        last_look = started;
+                    }
+                    let overdue = options.follow && !refiner.crop().is_full() && last_look.elapsed() >= LOOK_PERIOD;
+                    if overdue {
+                        last_look = Instant::now(); // handed out now: ask again only if it is lost
+                    }
+                    *next = NextCut { crop: refiner.crop(), look_due: next.look_due || cut.look || overdue };
                     drop(next);
                     if let Some(refined) = shown {
                         *shared.mask.lock() = Some(Arc::new(MaskFrame { seq: frame.seq, refined }));
@@ -496,6 +518,18 @@ mod tests {
         drop(worker);
         // The thread held the only other reference; once joined, nothing keeps the shared state alive.
         assert!(shared.upgrade().is_none());
+    }
+
+    #[test]
+    fn a_look_that_never_reached_the_worker_is_due_again() {
+        let worker = Worker::start("test", |_| {});
+        assert!(!worker.take_cut().look);
+        let look = Cut { crop: crate::crop::Crop::FULL, look: true };
+        worker.cut_unused(Cut::FULL);
+        assert!(!worker.take_cut().look, "an ordinary cut given back asks for no look");
+        worker.cut_unused(look);
+        assert!(worker.take_cut().look);
+        assert!(!worker.take_cut().look, "a look is handed out once");
     }
 
     #[test]

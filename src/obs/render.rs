@@ -309,6 +309,8 @@ impl RenderPipeline {
             if surface.read_rows(|row| rgba.extend_from_slice(row)) {
                 let (width, height) = (surface.width, surface.height);
                 worker.submit(Frame { seq, width, height, rgba, cut, frame_size: self.size });
+            } else {
+                worker.cut_unused(cut);
             }
         }
         // The worker keeps only the newest frame: while one still waits, another would only replace it.
@@ -330,14 +332,18 @@ impl RenderPipeline {
         });
         end(&mut self.timing);
         if !drawn {
+            worker.cut_unused(cut);
             return;
         }
         if self.stages[slot].as_ref().map(|s| (s.width, s.height)) != Some((width, height)) {
             self.stages[slot] = StageSurface::new(width, height);
         }
-        if let Some(surface) = self.stages[slot].as_mut() {
-            surface.stage(self.analysis.texture());
-            self.staged[slot] = Some((seq, cut));
+        match self.stages[slot].as_mut() {
+            Some(surface) => {
+                surface.stage(self.analysis.texture());
+                self.staged[slot] = Some((seq, cut));
+            }
+            None => worker.cut_unused(cut),
         }
     }
 
