@@ -151,6 +151,8 @@ class ObsConfig:
     fps: int = 30
     collection: str = "E2E"
     profile: str = "E2E"
+    # More basic.ini sections of the profile (e.g. "SimpleOutput" for recordings), merged over the defaults.
+    profile_extra: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -204,8 +206,10 @@ class ObsInstance:
         obs_config.write_json(self.config_dir / "plugin_config" / "obs-websocket" / "config.json", {
             "server_enabled": True, "server_port": self.port, "auth_required": False, "server_password": "",
             "first_load": False, "alerts_enabled": False})
-        obs_config.write_ini(self.config_dir / "basic" / "profiles" / prof_dir / "basic.ini",
-                             obs_config.profile_sections(c.profile, w, h, c.fps))
+        profile = obs_config.profile_sections(c.profile, w, h, c.fps)
+        for section, values in c.profile_extra.items():
+            profile[section] = {**profile.get(section, {}), **values}
+        obs_config.write_ini(self.config_dir / "basic" / "profiles" / prof_dir / "basic.ini", profile)
         obs_config.write_json(
             self.config_dir / "basic" / "scenes" / obs_config.collection_file_name(c.collection),
             obs_config.collection(c.collection, c.scenes, c.sources))
