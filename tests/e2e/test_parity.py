@@ -75,11 +75,15 @@ def cases(background: Path) -> list[Case]:
         Case("lightwrap", {"mode": "image", "image_path": str(background), "image_fit": "cover", "light_wrap": 0.8},
              ["--mode", "image", "--background", str(background), "--fit", "cover", "--light-wrap", "0.8"]),
         Case("norefine", {"mode": "transparent", "edge_refine": False}, ["--mode", "transparent", "--edge-refine", "off"]),
+        # Every case above follows the person (the default): the fixed mask lands on the crop around the
+        # person. Without following it covers the whole frame, a different picture that must also agree.
+        Case("nofollow", {"mode": "color", "color": h.colour_to_obs(COLOUR), "follow_person": False},
+             ["--mode", "color", "--color", "#%02x%02x%02x" % COLOUR, "--follow", "off"]),
     ]
 
 
 CASE_NAMES = ["blur", "blur90", "image", "source", "color", "transparent", "grow", "shrink", "feather", "lightwrap",
-              "norefine"]
+              "norefine", "nofollow"]
 
 
 # ---- the fixed-mask model ----------------------------------------------------------------------------
@@ -369,10 +373,10 @@ def test_obs_and_vbg_composite_alike(parity: Parity, name: str) -> None:
     assert max(edge_mae) <= MAE_MAX, "on the person's edge ramp:\n" + report
 
 
-# Each edge control against the case it modifies: the control must change the picture (a control that did
-# nothing on both sides would still pass the parity checks above).
+# Each edge control, and following the person, against the case it modifies: it must change the picture
+# (a control that did nothing on both sides would still pass the parity checks above).
 CONTROL_BASES = {"grow": "color", "shrink": "color", "feather": "transparent", "lightwrap": "image",
-                 "norefine": "transparent"}
+                 "norefine": "transparent", "nofollow": "color"}
 
 
 @pytest.mark.parametrize("control", list(CONTROL_BASES))
