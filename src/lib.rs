@@ -10,6 +10,7 @@ pub mod crop;
 pub mod crop_tracker;
 pub mod error;
 pub mod eval;
+pub mod filter_status;
 pub mod guided_filter;
 pub mod image_loader;
 pub mod latest_slot;

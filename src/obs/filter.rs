@@ -5,14 +5,17 @@
 //! held only for copies.
 
 use super::chosen_source::{ChosenSource, Notify};
+use super::data::Data;
 use super::graphics::with_graphics;
 use super::guard::guard;
 use super::locale::{text, text_ptr};
 use super::module;
-use super::properties::{set_visible, Data, Properties};
+use super::properties::{set_visible, Properties};
+use super::remote;
 use super::render::RenderPipeline;
 use super::source::{FilterSource, WeakSource};
-use super::source_ref::video_source_names;
+use super::source_ref::{video_source_names, SourceRef};
+use crate::filter_status::{Fault, FaultKind, FilterStatus, Stage};
 use crate::image_loader::ImageLoader;
 use crate::mask_refiner::MaskOptions;
 use crate::model::catalog_entry;
@@ -35,8 +38,9 @@ use std::sync::Arc;
 pub const FILTER_ID: &std::ffi::CStr = c"virtual_background_filter";
 const EFFECT_FILE: &str = "effects/virtual_background.effect";
 const STATUS: &str = "status";
-/// Settings key holding the status line (not a user setting: the filter writes it).
-const STATUS_SETTING: &str = "status_text";
+/// Settings key where releases before the obs-websocket vendor requests kept the status line: dropped
+/// when a saved filter carrying it is loaded (nothing but OBS writes the settings now).
+const OBSOLETE_STATUS_SETTING: &str = "status_text";
 
 struct Filter {
     source: FilterSource,
@@ -56,6 +60,9 @@ struct Filter {
     runtime_library: PathBuf,
     /// Taken in `create`; the worker and picture threads hold their own copies.
     weak: Option<WeakSource>,
+    /// The status last shown and announced (UI thread), to rebuild the window and tell remote tools only
+    /// when it changed.
+    published: Mutex<Option<FilterStatus>>,
 }
 
 impl Filter {
@@ -96,6 +103,7 @@ impl Filter {
             install_error,
             runtime_library: runtime::plugin_library(),
             weak,
+            published: Mutex::new(None),
         };
         filter.apply(settings);
         filter
@@ -122,7 +130,7 @@ impl Filter {
         }
         self.chosen.choose(settings.mode == BackgroundMode::Source, &settings.background_source);
         *self.settings.lock() = Arc::new(settings);
-        // Settings replaced wholesale (obs-websocket's overlay=false) lose the status key: put it back.
+        // The mode shapes the status (Image and Source mode have faults of their own).
         if let Some(w) = &self.weak {
             w.on_ui_thread(publish_status);
         }
@@ -157,6 +165,46 @@ impl Filter {
                 format!("{} · {line}", fill(&text("Status.SourceFallback"), &[&fill(&text(key), &[arg])]))
             }
             _ => line,
+        }
+    }
+
+    /// The status as data, for remote tools; `text` is the status line.
+    fn status(&self) -> FilterStatus {
+        let settings = self.settings.lock().clone();
+        let worker = self.worker.status();
+        let (stage, model) = match &worker.state {
+            ModelState::Idle => (Stage::Starting, String::new()),
+            ModelState::Loading(label) => (Stage::Loading, label.clone()),
+            ModelState::Ready(label) => (Stage::Ready, label.clone()),
+            ModelState::Failed(_) => (Stage::Failed, String::new()),
+        };
+        let fault = |kind, reason: String| Some(Fault { kind, reason });
+        let fault = match (&self.install_error, &worker.state) {
+            (Some(e), _) => fault(FaultKind::Install, e.clone()),
+            (None, ModelState::Failed(e)) => fault(FaultKind::Model, e.message.clone()),
+            _ => match settings.mode {
+                BackgroundMode::Image => self.images.error().and_then(|e| fault(FaultKind::Image, e.message)),
+                BackgroundMode::Source => self.chosen.refusal().and_then(|r| {
+                    let (key, arg) = r.locale();
+                    fault(FaultKind::Background, fill(&text(key), &[arg]))
+                }),
+                _ => None,
+            },
+        };
+        let lag = self.pipeline.lock().as_ref().and_then(|p| p.lag());
+        let passing_through = fault.as_ref().is_some_and(|f| f.kind.passes_through());
+        FilterStatus {
+            stage: if passing_through { Stage::Failed } else { stage },
+            model,
+            device: worker.device,
+            ms_per_mask: worker.ms_per_mask,
+            masks_per_second: worker.masks_per_second,
+            mask_lag_frames: lag.as_ref().map(|l| l.frames),
+            mask_synced: lag.is_some_and(|l| l.synced),
+            mode: settings.mode,
+            fault,
+            fallback: worker.fallback.clone(),
+            text: self.status_line(),
         }
     }
 
@@ -214,16 +262,32 @@ impl Drop for Filter {
     }
 }
 
-/// On the UI thread after a state change: the status line into the settings (key `status_text`, for
-/// obs-websocket clients and scripts, which cannot see properties) and into an open properties window.
+/// On the UI thread after a state change: a new status line into an open properties window, and a
+/// `FilterStatusChanged` event to obs-websocket clients when the change is one they hear of.
 fn publish_status(source: FilterSource, data: *mut c_void) {
     // SAFETY: `data` is null or this filter's data, kept alive by the source reference the task holds.
     let Some(f) = (unsafe { filter(data) }) else { return };
+    let now = f.status();
+    let before = f.published.lock().replace(now.clone());
     // Only a new line rebuilds an open properties window: every settings change queues this task, and a
     // rebuild on each step of a slider being dragged would get in the user's way.
-    if source.set_setting_string(STATUS_SETTING, &f.status_line()) {
+    if before.as_ref().is_none_or(|b| b.text != now.text) {
         source.refresh_properties();
     }
+    if before.as_ref().is_none_or(|b| now.announces_change_from(b)) {
+        let parent = source.parent().map(|p| p.name()).unwrap_or_default();
+        remote::announce(&parent, &source.name(), &now);
+    }
+}
+
+/// The status of `filter` when it is one of ours (any thread: every part of it is read under its lock).
+pub fn status_of(filter_source: &SourceRef) -> Option<FilterStatus> {
+    if filter_source.kind().as_bytes() != FILTER_ID.to_bytes() {
+        return None;
+    }
+    // SAFETY: a filter of our type has our data (or null while created); the reference held keeps the
+    // filter from being destroyed meanwhile.
+    unsafe { filter(filter_source.type_data()) }.map(Filter::status)
 }
 
 /// On the UI thread after the chosen background source was renamed: its new name into the settings, so the
@@ -402,7 +466,11 @@ unsafe extern "C" fn get_name(_: *mut c_void) -> *const c_char {
 
 unsafe extern "C" fn create(settings: *mut obs_data_t, source: *mut obs_source_t) -> *mut c_void {
     guard("create", std::ptr::null_mut(), || unsafe {
-        let filter = Filter::new(FilterSource::new(source), Settings::read(&Data::new(settings)));
+        let data = Data::new(settings);
+        if data.has_user_value(OBSOLETE_STATUS_SETTING) {
+            data.erase(OBSOLETE_STATUS_SETTING);
+        }
+        let filter = Filter::new(FilterSource::new(source), Settings::read(&data));
         Box::into_raw(Box::new(filter)).cast()
     })
 }

@@ -1,6 +1,7 @@
 //! Everything that talks to OBS. The rest of the crate knows nothing of it.
 
 mod chosen_source;
+mod data;
 mod filter;
 mod graphics;
 mod guard;
@@ -9,7 +10,9 @@ mod logger;
 mod module;
 mod pass_times;
 mod properties;
+mod remote;
 mod render;
 mod signals;
 mod source;
 mod source_ref;
+mod websocket;

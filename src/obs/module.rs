@@ -91,6 +91,12 @@ pub extern "C" fn obs_module_load() -> bool {
     })
 }
 
+/// After every module has loaded (obs-websocket too, whichever loaded first).
+#[no_mangle]
+pub extern "C" fn obs_module_post_load() {
+    guard("obs_module_post_load", (), super::remote::register);
+}
+
 #[no_mangle]
 pub extern "C" fn obs_module_unload() {
     guard("obs_module_unload", (), || {

@@ -1,12 +1,8 @@
-//! Building the properties window (with tooltips, which obs-wrapper cannot set) and reading settings.
+//! Building the properties window (with tooltips, which obs-wrapper cannot set).
 
-use crate::settings::{Range, SettingsSource};
+use super::data::cstr;
+use crate::settings::Range;
 use obs_wrapper::obs_sys::*;
-use std::ffi::{CStr, CString};
-
-fn cstr(s: &str) -> CString {
-    CString::new(s.replace('\0', " ")).unwrap_or_default()
-}
 
 /// Properties under construction; handed to OBS with `into_raw`.
 pub struct Properties(*mut obs_properties_t);
@@ -120,67 +116,5 @@ pub unsafe fn set_visible(props: *mut obs_properties_t, key: &str, visible: bool
     let p = obs_properties_get(props, k.as_ptr());
     if !p.is_null() {
         obs_property_set_visible(p, visible);
-    }
-}
-
-/// A borrowed OBS settings object.
-#[derive(Clone, Copy)]
-pub struct Data(*mut obs_data_t);
-
-impl Data {
-    /// # Safety
-    /// `raw` must be a live `obs_data_t` for as long as this value is used.
-    pub unsafe fn new(raw: *mut obs_data_t) -> Data {
-        Data(raw)
-    }
-
-    fn has(self, key: &CStr) -> bool {
-        unsafe { obs_data_has_user_value(self.0, key.as_ptr()) || obs_data_has_default_value(self.0, key.as_ptr()) }
-    }
-
-    pub fn set_default_string(self, key: &str, value: &str) {
-        let (k, v) = (cstr(key), cstr(value));
-        unsafe { obs_data_set_default_string(self.0, k.as_ptr(), v.as_ptr()) };
-    }
-
-    pub fn set_default_int(self, key: &str, value: i64) {
-        let k = cstr(key);
-        unsafe { obs_data_set_default_int(self.0, k.as_ptr(), value) };
-    }
-
-    pub fn set_default_bool(self, key: &str, value: bool) {
-        let k = cstr(key);
-        unsafe { obs_data_set_default_bool(self.0, k.as_ptr(), value) };
-    }
-
-    pub fn set_default_double(self, key: &str, value: f64) {
-        let k = cstr(key);
-        unsafe { obs_data_set_default_double(self.0, k.as_ptr(), value) };
-    }
-}
-
-impl SettingsSource for Data {
-    fn string(&self, key: &str) -> Option<String> {
-        let k = cstr(key);
-        if !self.has(&k) {
-            return None;
-        }
-        let raw = unsafe { obs_data_get_string(self.0, k.as_ptr()) };
-        (!raw.is_null()).then(|| unsafe { CStr::from_ptr(raw) }.to_string_lossy().into_owned())
-    }
-
-    fn int(&self, key: &str) -> Option<i64> {
-        let k = cstr(key);
-        self.has(&k).then(|| unsafe { obs_data_get_int(self.0, k.as_ptr()) })
-    }
-
-    fn float(&self, key: &str) -> Option<f64> {
-        let k = cstr(key);
-        self.has(&k).then(|| unsafe { obs_data_get_double(self.0, k.as_ptr()) })
-    }
-
-    fn boolean(&self, key: &str) -> Option<bool> {
-        let k = cstr(key);
-        self.has(&k).then(|| unsafe { obs_data_get_bool(self.0, k.as_ptr()) })
     }
 }

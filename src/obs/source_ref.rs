@@ -83,6 +83,39 @@ impl SourceRef {
         search.found
     }
 
+    /// OBS's id of the source's type (e.g. "image_source", or our filter's).
+    pub fn kind(&self) -> String {
+        let raw = unsafe { obs_source_get_id(self.0) };
+        if raw.is_null() {
+            return String::new();
+        }
+        unsafe { CStr::from_ptr(raw) }.to_string_lossy().into_owned()
+    }
+
+    /// The private data its type's `create` returned (null while it is being created).
+    pub fn type_data(&self) -> *mut c_void {
+        unsafe { obs_obj_get_data(self.0.cast()) }
+    }
+
+    /// The filter of that name on this source.
+    pub fn filter_by_name(&self, name: &str) -> Option<SourceRef> {
+        let name = CString::new(name).ok()?;
+        // OBS returns a new reference.
+        let raw = unsafe { obs_source_get_filter_by_name(self.0, name.as_ptr()) };
+        (!raw.is_null()).then_some(SourceRef(raw))
+    }
+
+    /// The source's filters, first applied first.
+    pub fn filters(&self) -> Vec<SourceRef> {
+        unsafe extern "C" fn collect(_: *mut obs_source_t, filter: *mut obs_source_t, param: *mut c_void) {
+            let found = &mut *(param as *mut Vec<SourceRef>);
+            found.extend(SourceRef::borrowed(filter));
+        }
+        let mut found: Vec<SourceRef> = Vec::new();
+        unsafe { obs_source_enum_filters(self.0, Some(collect), (&mut found as *mut Vec<SourceRef>).cast()) };
+        found
+    }
+
     /// Draws the source (with its filters) into the current render target, in its own coordinates
     /// (0..width, 0..height). Call inside the graphics context.
     pub fn draw(&self) {
@@ -147,4 +180,26 @@ pub fn video_source_names() -> Vec<String> {
     scenes.retain(|s| !inputs.contains(s));
     inputs.append(&mut scenes);
     inputs
+}
+
+/// Every input and every scene (groups included where OBS lists them), each held by a reference.
+pub fn all_sources() -> Vec<SourceRef> {
+    unsafe extern "C" fn collect(param: *mut c_void, source: *mut obs_source_t) -> bool {
+        let found = &mut *(param as *mut Vec<SourceRef>);
+        found.extend(SourceRef::borrowed(source));
+        true
+    }
+    let mut found: Vec<SourceRef> = Vec::new();
+    unsafe {
+        obs_enum_sources(Some(collect), (&mut found as *mut Vec<SourceRef>).cast());
+        obs_enum_scenes(Some(collect), (&mut found as *mut Vec<SourceRef>).cast());
+    }
+    // A group may be listed as an input and as a scene.
+    let mut unique: Vec<SourceRef> = Vec::with_capacity(found.len());
+    for s in found {
+        if !unique.contains(&s) {
+            unique.push(s);
+        }
+    }
+    unique
 }

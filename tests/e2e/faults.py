@@ -5,7 +5,8 @@ Every fault case checks the same clauses (issue 5):
 - OBS keeps answering over obs-websocket;
 - the output is passthrough (equal to a screenshot with the filter disabled) or the correct composite;
 - exactly one plugin log line names the fault, after many frames (none per frame);
-- the status line (which the filter also keeps in its settings as `status_text`) explains;
+- the status line explains, and GetFilterStatus (the plugin's obs-websocket vendor request) reports the
+  fault with its reason;
 - correcting the setting brings the mask back.
 """
 from __future__ import annotations
@@ -124,10 +125,15 @@ def expect_fault(obs: h.ObsInstance, source: str, reference: np.ndarray, setting
     assert frames >= MIN_FRAMES, f"OBS rendered only {frames} frames in {HOLD}s"
     assert h.max_diff(obs.screenshot(source), reference) <= PASSTHROUGH_TOL, "passthrough did not last"
     assert obs.answers(), "OBS stopped answering"
-    ok, status, _ = h.wait_until(lambda: obs.status_text(source, FILTER),
-                                 lambda s: s.startswith(NOT_WORKING) and all(w in s for w in words),
-                                 10, consecutive=1)
-    assert ok, f"status does not explain the fault ({words}): {status!r}"
+    ok, full, _ = h.wait_until(lambda: obs.filter_status(source, FILTER),
+                               lambda st: str(st.get("statusText", "")).startswith(NOT_WORKING)
+                               and all(w in st.get("statusText", "") for w in words), 10, consecutive=1)
+    status = str(full.get("statusText", ""))
+    assert ok, f"status does not explain the fault ({words}): {full!r}"
+    # The same reason as data, for remote tools (GetFilterStatus).
+    fault = full.get("fault") or {}
+    assert full.get("state") == "failed" and all(w in fault.get("reason", "") for w in words), \
+        f"GetFilterStatus does not report the fault ({words}) as data: {full!r}"
     new = obs.plugin_log_lines()[before:]
     faults = [line for line in new if FAULT_LINE.search(line)]
     assert len(faults) == 1, f"expected exactly one fault line, got {len(faults)}:\n" + "\n".join(new)
@@ -156,9 +162,13 @@ def expect_colour_mask(obs: h.ObsInstance, source: str, gt: np.ndarray, colour: 
     ok, score, secs = h.wait_until(lambda: colour_iou(obs.screenshot(source), colour, gt),
                                    lambda v: v >= IOU_MIN, wait)
     assert ok, f"mask not back after {secs:.0f}s (IoU {score:.3f})"
-    ok, status, _ = h.wait_until(lambda: obs.status_text(source, FILTER),
-                                 lambda st: bool(st) and not st.startswith(NOT_WORKING), 10, consecutive=1)
-    assert ok, f"status does not say the filter works: {status!r}"
+    ok, full, _ = h.wait_until(lambda: obs.filter_status(source, FILTER),
+                               # Source mode's refusals show the colour on purpose: a fault, but no passthrough.
+                               lambda st: st.get("state") == "ready"
+                               and st.get("fault", {}).get("kind") in (None, "background")
+                               and not str(st.get("statusText", NOT_WORKING)).startswith(NOT_WORKING), 10,
+                               consecutive=1)
+    assert ok, f"status does not say the filter works: {full!r}"
     return secs
 
 

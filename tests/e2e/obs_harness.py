@@ -38,6 +38,8 @@ LOG_PREFIX = f"[{PLUGIN}]"
 # Where Debian's OBS loads system-wide plugins from (the .deb and `scripts/setup --system` install here).
 SYSTEM_PLUGIN_DIR = Path("/usr/lib/x86_64-linux-gnu/obs-plugins")
 SYSTEM_PLUGIN = SYSTEM_PLUGIN_DIR / f"{PLUGIN}.so"
+OBS_WEBSOCKET = SYSTEM_PLUGIN_DIR / "obs-websocket.so"
+VENDOR = "obs-virtual-background"  # the plugin's obs-websocket vendor (src/obs/remote.rs)
 SYSTEM_DATA_DIR = Path("/usr/share/obs/obs-plugins") / PLUGIN
 # scripts/test-obs-versions runs OBS inside the root file system of another Debian release (its own OBS,
 # libobs and Mesa): VBG_OBS_ROOT names that root. Only OBS runs there (`chroot ROOT obs ...`); the harness,
@@ -80,12 +82,15 @@ def hides_system_copy() -> bool:
     Never inside a test root: scripts/test-obs-versions installs and removes that root's system copy itself."""
     if OBS_ROOT is not None:
         return False
-    if not (SYSTEM_PLUGIN.exists() and os.environ.get("VBG_SYSTEM_INSTALL") != "1"
-            and os.geteuid() == 0 and shutil.which("unshare") is not None):
+    return SYSTEM_PLUGIN.exists() and os.environ.get("VBG_SYSTEM_INSTALL") != "1" and can_hide_files()
+
+
+def can_hide_files() -> bool:
+    """Whether an OBS started here can have files hidden from it (ObsInstance.hide): root, and a private mount
+    namespace is possible (root without CAP_SYS_ADMIN, e.g. in a default container, cannot make one)."""
+    if OBS_ROOT is not None or os.geteuid() != 0 or shutil.which("unshare") is None:
         return False
-    # Root without CAP_SYS_ADMIN (a default container) cannot make a mount namespace.
-    probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
-    return probe.returncode == 0
+    return subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode == 0
 
 
 def free_port() -> int:
@@ -170,6 +175,11 @@ class ObsInstance:
     startup_seconds: float = 0.0
     # Extra environment for OBS; a value of None removes the variable.
     env: dict = field(default_factory=dict)
+    # Files hidden from this OBS only (/dev/null mounted over them in its own mount namespace; needs
+    # can_hide_files()), e.g. obs-websocket's module. Without obs-websocket set connect=False: start() then
+    # only launches OBS, and the caller watches its log.
+    hide: list = field(default_factory=list)
+    connect: bool = True
     versions: dict = field(default_factory=dict)
 
     # ---- configuration -------------------------------------------------------------------------
@@ -252,14 +262,18 @@ class ObsInstance:
         # A system-wide copy of the plugin (the .deb, scripts/setup --system, perhaps another checkout's) would
         # be loaded too, and the first copy registered wins: hide it from this OBS only, in a private mount
         # namespace, so the tests always run the plugin they installed. The package test wants that copy.
-        if hides_system_copy():
+        hidden = [*([SYSTEM_PLUGIN] if hides_system_copy() else []), *self.hide]
+        if hidden:
             cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                   'mount --bind /dev/null "$0" || exit 97; exec "$@"', str(SYSTEM_PLUGIN), *cmd]
+                   'while [ "$1" != -- ]; do mount --bind /dev/null "$1" || exit 97; shift; done; shift; exec "$@"',
+                   "sh", *map(str, hidden), "--", *cmd]
         self.started_at = time.monotonic()
         self.obs = subprocess.Popen(
             cmd,
             cwd=self.home, env=env, stdin=subprocess.DEVNULL,
             stdout=open(self.artifacts / "obs-stdout.txt", "w"), stderr=subprocess.STDOUT)
+        if not self.connect:
+            return
         self.client = self._connect(timeout)
         self.startup_seconds = time.monotonic() - self.started_at
         # Which OBS and obs-websocket answered (scripts/test-obs-versions reports it per release).
@@ -386,11 +400,27 @@ class ObsInstance:
     def set_program_scene(self, scene: str) -> None:
         self.request("SetCurrentProgramScene", {"sceneName": scene})
 
-    # ---- reliability probes --------------------------------------------------------------------
+    # ---- the plugin's obs-websocket vendor requests ----------------------------------------------
+    def vendor_request(self, request_type: str, data: dict | None = None) -> dict:
+        """A request of the plugin's obs-websocket vendor (CallVendorRequest); its responseData."""
+        payload = {"vendorName": VENDOR, "requestType": request_type}
+        if data:  # obs-websocket refuses an empty requestData
+            payload["requestData"] = data
+        r = self.request("CallVendorRequest", payload)
+        return r.get("responseData") or {}
+
+    def filter_status(self, source: str, filt: str) -> dict:
+        """GetFilterStatus: the filter's state, model, speed, lag, mode, fault and status line."""
+        status = self.vendor_request("GetFilterStatus", {"sourceName": source, "filterName": filt})
+        if "error" in status:
+            raise RuntimeError(f"GetFilterStatus {source!r}/{filt!r}: {status['error']}")
+        return status
+
     def status_text(self, source: str, filt: str) -> str:
-        """The filter's status line, which it also keeps in its settings (key `status_text`) because
-        obs-websocket cannot read properties."""
-        return str(self.filter_settings(source, filt).get("status_text", ""))
+        """The filter's status line, as its properties window shows it (GetFilterStatus's statusText)."""
+        return str(self.filter_status(source, filt).get("statusText", ""))
+
+    # ---- reliability probes --------------------------------------------------------------------
 
     def answers(self) -> bool:
         """OBS is alive and obs-websocket answers a request."""
@@ -425,6 +455,14 @@ class ObsInstance:
     def plugin_threads(self) -> int:
         """The plugin's own threads alive now (inference and picture loading; named vbg-*)."""
         return sum(1 for n in self.thread_names() if n.startswith("vbg-"))
+
+
+def loads_before_obs_websocket(log_text: str) -> bool | None:
+    """Whether the plugin loaded before obs-websocket in this OBS log (None when either did not load):
+    within one folder OBS loads modules by name, and the per-user folder after the system one."""
+    ours = log_text.find(f"{LOG_PREFIX} loaded version")
+    theirs = log_text.find("[obs-websocket] [obs_module_load]")
+    return None if ours < 0 or theirs < 0 else ours < theirs
 
 
 def leak_count(log_text: str) -> int | None:

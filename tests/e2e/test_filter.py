@@ -204,8 +204,8 @@ def test_missing_model_passes_video_through_then_recovers(e2e: E2E) -> None:
 
 
 def test_status_line_names_the_model_then_the_fault(e2e: E2E) -> None:
-    """The status line (kept in the settings as `status_text`: obs-websocket cannot read properties) says
-    which model runs and how fast, and for a broken model file that the video passes through, naming it."""
+    """The status line (read through the plugin's obs-websocket vendor request GetFilterStatus) says which
+    model runs and how fast, and for a broken model file that the video passes through, naming it."""
     e2e.require_plugin()
     s = e2e.require_person()
     obs = e2e.obs

@@ -82,6 +82,17 @@ def test_runtime_found_through_the_runpath(obs: h.ObsInstance) -> None:
     assert f"ONNX Runtime loaded from {RUNTIME} (found through the plugin's RUNPATH)" in lines[0], lines[0]
 
 
+def test_status_over_obs_websocket_from_the_system_install(obs: h.ObsInstance) -> None:
+    """In the system folder the plugin loads before obs-websocket (by name); the per-user tests have the
+    other order. The vendor is registered once every module has loaded, so both work."""
+    first = h.loads_before_obs_websocket(obs.log_text())
+    print(f"the plugin loaded {'before' if first else 'after'} obs-websocket")
+    assert first is not None, "the plugin or obs-websocket did not load"
+    status = obs.filter_status(SOURCE, FILTER)
+    assert status["sourceName"] == SOURCE and status["state"] in ("loading", "ready"), status
+    assert [f["sourceName"] for f in obs.vendor_request("ListFilters")["filters"]] == [SOURCE]
+
+
 def test_unavailable_device_falls_back_to_cpu(obs: h.ObsInstance) -> None:
     before = len(obs.plugin_log_lines())
     obs.set_filter_settings(SOURCE, FILTER, {"mode": "transparent", "device": "cuda"}, reset=True)
