@@ -76,6 +76,8 @@ pub struct FilterStatus {
     /// The mask shown belongs to the frame shown (sync mode).
     pub mask_synced: bool,
     pub mode: BackgroundMode,
+    /// The filter is switched on (the eye in OBS's filter list).
+    pub enabled: bool,
     pub fault: Option<Fault>,
     /// The chosen device could not run the model; the CPU does.
     pub fallback: Option<Fallback>,
@@ -111,6 +113,7 @@ mod tests {
             mask_lag_frames: Some(1),
             mask_synced: false,
             mode: BackgroundMode::Blur,
+            enabled: true,
             fault: None,
             fallback: None,
             text: "MediaPipe selfie · 5.0 ms".into(),

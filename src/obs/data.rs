@@ -4,21 +4,23 @@
 use crate::settings::SettingsSource;
 use obs_wrapper::obs_sys::*;
 use std::ffi::{CStr, CString};
+use std::marker::PhantomData;
 
 /// A C string of `s`; an interior NUL (never in our keys, possible in user text) becomes a space.
 pub fn cstr(s: &str) -> CString {
     CString::new(s.replace('\0', " ")).unwrap_or_default()
 }
 
-/// A borrowed OBS data object: a filter's settings, or a request's or response's data.
+/// A borrowed OBS data object: a filter's settings, or a request's or response's data. The lifetime ties
+/// it to an `OwnedData` it was borrowed from; OBS's own objects are borrowed for a callback's duration.
 #[derive(Clone, Copy)]
-pub struct Data(*mut obs_data_t);
+pub struct Data<'a>(*mut obs_data_t, PhantomData<&'a OwnedData>);
 
-impl Data {
+impl Data<'_> {
     /// # Safety
     /// `raw` must be a live `obs_data_t` for as long as this value is used.
-    pub unsafe fn new(raw: *mut obs_data_t) -> Data {
-        Data(raw)
+    pub unsafe fn new<'a>(raw: *mut obs_data_t) -> Data<'a> {
+        Data(raw, PhantomData)
     }
 
     fn has(self, key: &CStr) -> bool {
@@ -93,7 +95,7 @@ impl Data {
     }
 }
 
-impl SettingsSource for Data {
+impl SettingsSource for Data<'_> {
     fn string(&self, key: &str) -> Option<String> {
         let k = cstr(key);
         if !self.has(&k) {
@@ -128,8 +130,8 @@ impl OwnedData {
     }
 
     /// Borrowed, to fill in.
-    pub fn data(&self) -> Data {
-        Data(self.0)
+    pub fn data(&self) -> Data<'_> {
+        Data(self.0, PhantomData)
     }
 }
 

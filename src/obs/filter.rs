@@ -39,7 +39,8 @@ pub const FILTER_ID: &std::ffi::CStr = c"virtual_background_filter";
 const EFFECT_FILE: &str = "effects/virtual_background.effect";
 const STATUS: &str = "status";
 /// Settings key where releases before the obs-websocket vendor requests kept the status line: dropped
-/// when a saved filter carrying it is loaded (nothing but OBS writes the settings now).
+/// when a saved filter carrying it is loaded (the status is no longer written into the settings, where it
+/// raced OBS's own reads and was saved with scenes).
 const OBSOLETE_STATUS_SETTING: &str = "status_text";
 
 struct Filter {
@@ -183,7 +184,10 @@ impl Filter {
             (Some(e), _) => fault(FaultKind::Install, e.clone()),
             (None, ModelState::Failed(e)) => fault(FaultKind::Model, e.message.clone()),
             _ => match settings.mode {
-                BackgroundMode::Image => self.images.error().and_then(|e| fault(FaultKind::Image, e.message)),
+                // As the status line: the picture's error counts once the model runs.
+                BackgroundMode::Image if stage == Stage::Ready => {
+                    self.images.error().and_then(|e| fault(FaultKind::Image, e.message))
+                }
                 BackgroundMode::Source => self.chosen.refusal().and_then(|r| {
                     let (key, arg) = r.locale();
                     fault(FaultKind::Background, fill(&text(key), &[arg]))
@@ -202,6 +206,7 @@ impl Filter {
             mask_lag_frames: lag.as_ref().map(|l| l.frames),
             mask_synced: lag.is_some_and(|l| l.synced),
             mode: settings.mode,
+            enabled: self.source.enabled(),
             fault,
             fallback: worker.fallback.clone(),
             text: self.status_line(),
@@ -267,6 +272,8 @@ impl Drop for Filter {
 fn publish_status(source: FilterSource, data: *mut c_void) {
     // SAFETY: `data` is null or this filter's data, kept alive by the source reference the task holds.
     let Some(f) = (unsafe { filter(data) }) else { return };
+    // Not on a source yet (obs-websocket's CreateSourceFilter creates it first): nothing to name or show.
+    let Some(parent) = source.parent() else { return };
     let now = f.status();
     let before = f.published.lock().replace(now.clone());
     // Only a new line rebuilds an open properties window: every settings change queues this task, and a
@@ -275,18 +282,25 @@ fn publish_status(source: FilterSource, data: *mut c_void) {
         source.refresh_properties();
     }
     if before.as_ref().is_none_or(|b| now.announces_change_from(b)) {
-        let parent = source.parent().map(|p| p.name()).unwrap_or_default();
-        remote::announce(&parent, &source.name(), &now);
+        remote::announce(&parent.name(), &source.name(), &now);
     }
+}
+
+/// Marks the filter type this copy of the plugin registered: a second copy (a system-wide and a per-user
+/// install) registers the same id, and only the first registered is used; its data is not our `Filter`.
+static TYPE_MARK: u8 = 0;
+
+fn type_mark() -> *mut c_void {
+    (&TYPE_MARK as *const u8).cast_mut().cast()
 }
 
 /// The status of `filter` when it is one of ours (any thread: every part of it is read under its lock).
 pub fn status_of(filter_source: &SourceRef) -> Option<FilterStatus> {
-    if filter_source.kind().as_bytes() != FILTER_ID.to_bytes() {
+    if filter_source.kind().as_bytes() != FILTER_ID.to_bytes() || filter_source.type_mark() != type_mark() {
         return None;
     }
-    // SAFETY: a filter of our type has our data (or null while created); the reference held keeps the
-    // filter from being destroyed meanwhile.
+    // SAFETY: a filter of the type this copy registered has our data (or null while created); the reference
+    // held keeps the filter from being destroyed meanwhile.
     unsafe { filter(filter_source.type_data()) }.map(Filter::status)
 }
 
@@ -360,7 +374,7 @@ fn source_items(chosen: &str, own: Option<&str>) -> Vec<(String, String)> {
     items
 }
 
-fn defaults(data: Data) {
+fn defaults(data: Data<'_>) {
     data.set_default_string(keys::MODE, settings::DEFAULT_MODE.key());
     data.set_default_int(keys::BLUR_STRENGTH, settings::BLUR_STRENGTH.default);
     data.set_default_string(keys::IMAGE_FIT, settings::DEFAULT_FIT.key());
@@ -538,6 +552,7 @@ pub fn register() {
         video_render: Some(video_render),
         video_tick: Some(video_tick),
         filter_remove: Some(filter_remove),
+        type_data: type_mark(),
         ..Default::default()
     };
     // SAFETY: OBS copies the struct; the id and callbacks are 'static.

@@ -5,7 +5,7 @@
 use super::data::{Data, DataArray, OwnedData};
 use super::filter;
 use super::source_ref::{all_sources, SourceRef};
-use super::websocket::Vendor;
+use super::websocket::{Unregistered, Vendor};
 use crate::filter_status::FilterStatus;
 use crate::settings::SettingsSource;
 use std::sync::OnceLock;
@@ -21,9 +21,16 @@ pub fn register() {
     if VENDOR.get().is_some() {
         return;
     }
-    let Some(vendor) = Vendor::register(VENDOR_NAME) else {
-        log::info!("obs-websocket not found: the filter's status is not offered to remote tools");
-        return;
+    let vendor = match Vendor::register(VENDOR_NAME) {
+        Ok(v) => v,
+        Err(Unregistered::NoWebsocket) => {
+            log::info!("obs-websocket not found: the filter's status is not offered to remote tools");
+            return;
+        }
+        Err(Unregistered::Refused) => {
+            log::warn!("obs-websocket refused the vendor '{VENDOR_NAME}' (another copy of the plugin loaded?)");
+            return;
+        }
     };
     let requests: [(&str, super::websocket::RequestHandler); 2] =
         [("GetFilterStatus", get_filter_status), ("ListFilters", list_filters)];
@@ -99,6 +106,7 @@ fn write_status(out: Data, source_name: &str, filter_name: &str, s: &FilterStatu
     }
     out.set_bool("maskSynced", s.mask_synced);
     out.set_string("mode", s.mode.key());
+    out.set_bool("enabled", s.enabled);
     if let Some(fault) = &s.fault {
         let f = OwnedData::new();
         f.data().set_string("kind", fault.kind.key());

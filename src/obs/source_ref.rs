@@ -92,6 +92,11 @@ impl SourceRef {
         unsafe { CStr::from_ptr(raw) }.to_string_lossy().into_owned()
     }
 
+    /// The type data its type was registered with (which copy of a plugin registered it).
+    pub fn type_mark(&self) -> *mut c_void {
+        unsafe { obs_source_get_type_data(self.0) }
+    }
+
     /// The private data its type's `create` returned (null while it is being created).
     pub fn type_data(&self) -> *mut c_void {
         unsafe { obs_obj_get_data(self.0.cast()) }

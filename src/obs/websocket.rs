@@ -14,7 +14,16 @@ use std::mem::size_of;
 use std::ptr::null_mut;
 
 /// Fills the response from the request's data. Runs on one of obs-websocket's threads.
-pub type RequestHandler = fn(request: Data, response: Data);
+pub type RequestHandler = fn(request: Data<'_>, response: Data<'_>);
+
+/// Why no vendor was registered.
+#[derive(Debug)]
+pub enum Unregistered {
+    /// obs-websocket is not loaded (or too old to have the vendor API).
+    NoWebsocket,
+    /// obs-websocket is there but took no vendor of that name (one is registered already).
+    Refused,
+}
 
 /// What obs-websocket keeps per request: its callback and the pointer handed back to it (copied on
 /// registration, as obs-websocket-api.h's `struct obs_websocket_request_callback`).
@@ -103,29 +112,31 @@ impl Drop for CallData {
 }
 
 impl Vendor {
-    /// Registers vendor `name` with obs-websocket. None when obs-websocket is not loaded (or too old to
-    /// have the vendor API). Call from `obs_module_post_load`, when every module, obs-websocket too, is
-    /// loaded, whichever loaded first.
-    pub fn register(name: &str) -> Option<Vendor> {
+    /// Registers vendor `name` with obs-websocket. Call from `obs_module_post_load`, when every module,
+    /// obs-websocket too, is loaded, whichever loaded first.
+    pub fn register(name: &str) -> Result<Vendor, Unregistered> {
         let global = unsafe { obs_get_proc_handler() };
         if global.is_null() {
-            return None;
+            return Err(Unregistered::NoWebsocket);
         }
         let mut cd = CallData::new();
         if !cd.call(global, "obs_websocket_api_get_ph") {
-            return None;
+            return Err(Unregistered::NoWebsocket);
         }
         let handler = cd.ptr("ph") as *mut proc_handler_t;
         if handler.is_null() {
-            return None;
+            return Err(Unregistered::NoWebsocket);
         }
         let mut cd = CallData::new();
         cd.set_string("name", name);
         if !cd.call(handler, "vendor_register") {
-            return None;
+            return Err(Unregistered::NoWebsocket);
         }
         let vendor = cd.ptr("vendor");
-        (!vendor.is_null()).then_some(Vendor { handler, vendor })
+        if vendor.is_null() {
+            return Err(Unregistered::Refused);
+        }
+        Ok(Vendor { handler, vendor })
     }
 
     /// Offers request `kind` (the `requestType` of `CallVendorRequest`), answered by `handler`.
@@ -139,7 +150,7 @@ impl Vendor {
     }
 
     /// Sends event `kind` with `data` to every client subscribed to vendor events.
-    pub fn emit(&self, kind: &str, data: Data) -> bool {
+    pub fn emit(&self, kind: &str, data: Data<'_>) -> bool {
         let mut cd = CallData::new();
         cd.set_ptr("vendor", self.vendor);
         cd.set_string("type", kind);

@@ -98,6 +98,35 @@ def plugin_errors(obs: h.ObsInstance) -> list[str]:
             or "passing video through" in l]
 
 
+# First, before the module's OBS starts: two OBS instances loading models would share the two cores.
+def test_without_obs_websocket_the_plugin_works_and_says_so(tmp_path_factory) -> None:
+    if not h.OBS_WEBSOCKET.exists():
+        pytest.skip(f"{h.OBS_WEBSOCKET} not installed: nothing to hide")
+    if not h.can_hide_files():
+        pytest.skip("cannot hide obs-websocket from OBS here (needs root and a private mount namespace)")
+    home = tmp_path_factory.mktemp("obs-no-websocket-home")
+    out = OUT / "no-websocket"
+    out.mkdir(parents=True, exist_ok=True)
+    h.install_plugin(home / PLUGIN_ROOT_REL, out / "install-plugin.txt")
+    photo, sample = person_files(home)
+    obs = h.ObsInstance(home=home, artifacts=out, config=config(photo, sample), hide=[h.OBS_WEBSOCKET],
+                        connect=False)
+    try:
+        obs.start()
+        ok, lines, secs = h.wait_until(obs.plugin_log_lines,
+                                       lambda ls: sum("model ready" in l for l in ls) >= 2, WAIT, consecutive=1)
+        assert ok, f"the filters did not load their models without obs-websocket in {secs:.0f}s:\n" + "\n".join(lines)
+        time.sleep(2.0)
+    finally:
+        _, code = obs.stop(timeout=20)
+    lines = [l for l in (out / "obs-log.txt").read_text(errors="replace").splitlines() if h.LOG_PREFIX in l]
+    said = [l for l in lines if NO_WEBSOCKET_LINE in l]
+    print("\n".join(said))
+    assert len(said) == 1, f"expected one line saying obs-websocket is missing:\n" + "\n".join(lines)
+    assert not [l for l in lines if "error" in l.lower() or "panic" in l.lower()], "\n".join(lines)
+    assert code == 0, f"OBS did not exit cleanly without obs-websocket ({code})"
+
+
 def test_filter_status_and_the_list_of_filters(remote: RemoteEnv) -> None:
     obs = remote.obs
     status = ready(obs, PERSON)
@@ -109,6 +138,10 @@ def test_filter_status_and_the_list_of_filters(remote: RemoteEnv) -> None:
     assert status["msPerMask"] > 0 and status["masksPerSecond"] > 0 and status["maskLagFrames"] >= 0
     assert "fault" not in status and status["statusText"].startswith(status["model"]), status
     assert status["maskSynced"] is False  # sync mode is off by default
+    assert status["enabled"] is True
+    obs.set_filter_enabled(PERSON, FILTER, False)
+    assert obs.filter_status(PERSON, FILTER)["enabled"] is False
+    obs.set_filter_enabled(PERSON, FILTER, True)
 
     listed = obs.vendor_request("ListFilters")["filters"]
     print("ListFilters:", [(f["sourceName"], f["filterName"], f["state"]) for f in listed])
@@ -233,31 +266,3 @@ def test_settings_changed_200_times_while_polled_every_10_ms(remote: RemoteEnv) 
                                    lambda v: v >= IOU_MIN, WAIT)
     assert ok, f"the composite is wrong after the stress (IoU {score:.3f} after {secs:.0f}s)"
     assert len(plugin_errors(obs)) == errors_before, "\n".join(plugin_errors(obs))
-
-
-def test_without_obs_websocket_the_plugin_works_and_says_so(tmp_path_factory) -> None:
-    if not h.OBS_WEBSOCKET.exists():
-        pytest.skip(f"{h.OBS_WEBSOCKET} not installed: nothing to hide")
-    if not h.can_hide_files():
-        pytest.skip("cannot hide obs-websocket from OBS here (needs root and a private mount namespace)")
-    home = tmp_path_factory.mktemp("obs-no-websocket-home")
-    out = OUT / "no-websocket"
-    out.mkdir(parents=True, exist_ok=True)
-    h.install_plugin(home / PLUGIN_ROOT_REL, out / "install-plugin.txt")
-    photo, sample = person_files(home)
-    obs = h.ObsInstance(home=home, artifacts=out, config=config(photo, sample), hide=[h.OBS_WEBSOCKET],
-                        connect=False)
-    try:
-        obs.start()
-        ok, lines, secs = h.wait_until(obs.plugin_log_lines,
-                                       lambda ls: sum("model ready" in l for l in ls) >= 2, WAIT, consecutive=1)
-        assert ok, f"the filters did not load their models without obs-websocket in {secs:.0f}s:\n" + "\n".join(lines)
-        time.sleep(2.0)
-    finally:
-        _, code = obs.stop(timeout=20)
-    lines = [l for l in (out / "obs-log.txt").read_text(errors="replace").splitlines() if h.LOG_PREFIX in l]
-    said = [l for l in lines if NO_WEBSOCKET_LINE in l]
-    print("\n".join(said))
-    assert len(said) == 1, f"expected one line saying obs-websocket is missing:\n" + "\n".join(lines)
-    assert not [l for l in lines if "error" in l.lower() or "panic" in l.lower()], "\n".join(lines)
-    assert code == 0, f"OBS did not exit cleanly without obs-websocket ({code})"
