@@ -158,18 +158,10 @@ impl Filter {
 
     /// One line for the properties window: what runs and how fast, or what is wrong in plain words.
     fn status_line(&self) -> String {
-        let line = self.model_status();
-        let mode = self.settings.lock().mode;
-        match self.chosen.refusal() {
-            Some(r) if mode == BackgroundMode::Source && self.install_error.is_none() => {
-                let (key, arg) = r.locale();
-                format!("{} · {line}", fill(&text("Status.SourceFallback"), &[&fill(&text(key), &[arg])]))
-            }
-            _ => line,
-        }
+        self.status().text
     }
 
-    /// The status as data, for remote tools; `text` is the status line.
+    /// The status as data, for remote tools, and its line: each part read once, so the two agree.
     fn status(&self) -> FilterStatus {
         let settings = self.settings.lock().clone();
         let worker = self.worker.status();
@@ -184,7 +176,7 @@ impl Filter {
             (Some(e), _) => fault(FaultKind::Install, e.clone()),
             (None, ModelState::Failed(e)) => fault(FaultKind::Model, e.message.clone()),
             _ => match settings.mode {
-                // As the status line: the picture's error counts once the model runs.
+                // The picture's error counts once the model runs (until then the video passes through anyway).
                 BackgroundMode::Image if stage == Stage::Ready => {
                     self.images.error().and_then(|e| fault(FaultKind::Image, e.message))
                 }
@@ -197,7 +189,7 @@ impl Filter {
         };
         let lag = self.pipeline.lock().as_ref().and_then(|p| p.lag());
         let passing_through = fault.as_ref().is_some_and(|f| f.kind.passes_through());
-        FilterStatus {
+        let mut status = FilterStatus {
             stage: if passing_through { Stage::Failed } else { stage },
             model,
             device: worker.device,
@@ -209,49 +201,42 @@ impl Filter {
             enabled: self.source.enabled(),
             fault,
             fallback: worker.fallback.clone(),
-            text: self.status_line(),
-        }
+            text: String::new(),
+        };
+        status.text = status_text(&status);
+        status
     }
+}
 
-    fn model_status(&self) -> String {
-        if let Some(e) = &self.install_error {
-            return fill(&text("Status.Error"), &[e]);
-        }
-        let settings = self.settings.lock().clone();
-        let status = self.worker.status();
-        match &status.state {
-            ModelState::Idle => text("Status.Starting"),
-            ModelState::Loading(label) => fill(&text("Status.Loading"), &[label]),
-            ModelState::Failed(e) => fill(&text("Status.Error"), &[&e.message]),
-            ModelState::Ready(label) => match self.images.error() {
-                Some(e) if settings.mode == BackgroundMode::Image => fill(&text("Status.Error"), &[&e.message]),
-                _ => {
-                    let lag = self.pipeline.lock().as_ref().and_then(|p| p.lag());
-                    let lag_text = match lag {
-                        None => text("Status.NoMask"),
-                        Some(l) if l.synced => fill(&text("Status.Synced"), &[&l.frames.to_string()]),
-                        Some(l) => fill(&text("Status.Behind"), &[&l.frames.to_string()]),
-                    };
-                    let ready = fill(
-                        &text("Status.Ready"),
-                        &[
-                            label,
-                            &format!("{:.1}", status.ms_per_mask),
-                            &format!("{:.0}", status.masks_per_second),
-                            &lag_text,
-                        ],
-                    );
-                    match &status.fallback {
-                        Some(f) => {
-                            let note = fill(&text("Status.Fallback"), &[f.wanted.display_name(), &f.reason]);
-                            format!("{note} · {ready}")
-                        }
-                        None if status.device != Device::Cpu => format!("{} · {ready}", status.device.display_name()),
-                        None => ready,
-                    }
+/// The status line of `s`, in the user's language.
+fn status_text(s: &FilterStatus) -> String {
+    let running = || match s.stage {
+        Stage::Starting => text("Status.Starting"),
+        Stage::Loading => fill(&text("Status.Loading"), &[&s.model]),
+        // A failed filter always has a fault that passes video through (below); this is its line anyway.
+        Stage::Failed => fill(&text("Status.Error"), &[s.fault.as_ref().map_or("", |f| f.reason.as_str())]),
+        Stage::Ready => {
+            let lag = match (s.mask_lag_frames, s.mask_synced) {
+                (None, _) => text("Status.NoMask"),
+                (Some(frames), true) => fill(&text("Status.Synced"), &[&frames.to_string()]),
+                (Some(frames), false) => fill(&text("Status.Behind"), &[&frames.to_string()]),
+            };
+            let ms = format!("{:.1}", s.ms_per_mask);
+            let rate = format!("{:.0}", s.masks_per_second);
+            let ready = fill(&text("Status.Ready"), &[&s.model, &ms, &rate, &lag]);
+            match &s.fallback {
+                Some(f) => {
+                    format!("{} · {ready}", fill(&text("Status.Fallback"), &[f.wanted.display_name(), &f.reason]))
                 }
-            },
+                None if s.device != Device::Cpu => format!("{} · {ready}", s.device.display_name()),
+                None => ready,
+            }
         }
+    };
+    match &s.fault {
+        Some(f) if f.kind.passes_through() => fill(&text("Status.Error"), &[&f.reason]),
+        Some(f) => format!("{} · {}", fill(&text("Status.SourceFallback"), &[&f.reason]), running()),
+        None => running(),
     }
 }
 

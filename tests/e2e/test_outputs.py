@@ -108,7 +108,7 @@ def outputs(tmp_path_factory) -> Iterator[OutputsEnv]:
         pytest.skip(f"the person photo is missing ({PERSON_IMAGE})")
     for tool in ("ffmpeg", "ffprobe"):
         if not shutil.which(tool):
-            pytest.skip(f"{tool} not available")
+            pytest.fail(f"{tool} is needed (scripts/setup installs ffmpeg)")
     OUT.mkdir(parents=True, exist_ok=True)
     home = tmp_path_factory.mktemp("obs-outputs-home")
     h.install_plugin(home / PLUGIN_ROOT_REL, OUT / "install-plugin.txt")
