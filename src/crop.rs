@@ -58,6 +58,12 @@ impl Crop {
         Crop { x, y, w: (self.right() + dx).min(1.0) - x, h: (self.bottom() + dy).min(1.0) - y }
     }
 
+    /// Moved by `dx, dy` (frame units), without clamping: a mask moved on with the person may reach past the
+    /// frame's edge.
+    pub fn shifted(&self, dx: f32, dy: f32) -> Crop {
+        Crop { x: self.x + dx, y: self.y + dy, ..*self }
+    }
+
     pub fn area(&self) -> f32 {
         self.w * self.h
     }

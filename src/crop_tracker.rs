@@ -1,11 +1,10 @@
 //! "Follow the person": where the model should look next. From each mask, the box around every person
 //! pixel (in frame coordinates), a margin that grows with motion, shaped to the model's aspect and kept
-//! steady while the person stays well inside it; the whole frame when nobody is found, after a scene cut,
-//! and for a periodic full-frame look that finds a person entering elsewhere. Runs on the worker at the
+//! steady while the person stays well inside it; the whole frame when nobody is found, after a scene cut
+//! (told by `motion`), and for a periodic full-frame look that finds a person entering elsewhere. Runs on the worker at the
 //! mask's size (microseconds); the GPU downscale then cuts the next frame to the chosen crop.
 
 use crate::crop::Crop;
-use crate::preprocess::RgbaView;
 
 /// Masks between full-frame looks: a third of a second at 30 masks per second. Each look costs one mask (a
 /// tenth of them). In OBS the worker also asks for one at least every 0.4 s (`worker::LOOK_PERIOD`), so at
@@ -37,9 +36,6 @@ const TRIM_SHARE: f32 = 0.002;
 const SHRINK_RATIO: f32 = 1.2;
 /// Share of the way a too-large crop shrinks per mask (smooth, no jumps while the person is inside).
 const SHRINK_RATE: f32 = 0.3;
-/// Mean change of a thumbnail of the model's input (0..255) above which the picture is a new scene.
-const SCENE_CUT: f32 = 50.0;
-const THUMB: usize = 8;
 
 /// What the next frame sent to the worker should be cut to.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -70,7 +66,6 @@ pub struct CropTracker {
     /// Smoothed movement of the box's edges, frame units per mask.
     motion: f32,
     since_look: u32,
-    thumb: Option<(Crop, [f32; THUMB * THUMB])>,
 }
 
 impl CropTracker {
@@ -94,11 +89,11 @@ impl CropTracker {
         }
     }
 
-    /// Takes the mask of a frame cut to `crop` (person probability 0..=255 per texel, `mask_size`) and the
-    /// model input it came from, and chooses the next crop for a frame of `frame_size` pixels.
+    /// Takes the mask of a frame cut to `crop` (person probability 0..=255 per texel, `mask_size`), and
+    /// whether that frame is a new scene, and chooses the next crop for a frame of `frame_size` pixels.
     pub fn observe(
         &mut self,
-        input: RgbaView<'_>,
+        cut: bool,
         mask: &[u8],
         mask_size: (u32, u32),
         crop: Crop,
@@ -106,7 +101,7 @@ impl CropTracker {
         frame_size: (u32, u32),
     ) {
         self.since_look += 1;
-        if self.scene_cut(input, crop) {
+        if cut {
             self.current = Crop::FULL;
             self.previous = None;
             self.motion = 0.0;
@@ -201,37 +196,6 @@ impl CropTracker {
             crop
         }
     }
-
-    /// True when the model's input changed almost everywhere since the last mask of the same crop.
-    fn scene_cut(&mut self, input: RgbaView<'_>, crop: Crop) -> bool {
-        let thumb = thumbnail(input);
-        let cut = match &self.thumb {
-            Some((c, before)) if *c == crop => {
-                let change: f32 = before.iter().zip(&thumb).map(|(a, b)| (a - b).abs()).sum();
-                change / (THUMB * THUMB) as f32 > SCENE_CUT
-            }
-            _ => false,
-        };
-        self.thumb = Some((crop, thumb));
-        cut
-    }
-}
-
-/// Mean luma of an 8x8 grid over the picture.
-fn thumbnail(input: RgbaView<'_>) -> [f32; THUMB * THUMB] {
-    let (w, h) = (input.width as usize, input.height as usize);
-    let mut sums = [0f32; THUMB * THUMB];
-    let mut counts = [0u32; THUMB * THUMB];
-    for y in (0..h).step_by(2) {
-        let ty = y * THUMB / h.max(1);
-        for x in (0..w).step_by(2) {
-            let tx = x * THUMB / w.max(1);
-            let p = &input.data[(y * w + x) * 4..(y * w + x) * 4 + 3];
-            sums[ty * THUMB + tx] += (u32::from(p[0]) * 2 + u32::from(p[1]) * 5 + u32::from(p[2])) as f32 / 8.0;
-            counts[ty * THUMB + tx] += 1;
-        }
-    }
-    std::array::from_fn(|i| sums[i] / counts[i].max(1) as f32)
 }
 
 /// The box around the person texels (probability at or above `threshold`) of a mask computed on `crop`, in
@@ -319,26 +283,23 @@ mod tests {
 
     struct Scene {
         tracker: CropTracker,
-        grey: u8,
-        picture: Vec<u8>,
+        cut: bool,
     }
 
     impl Scene {
         fn new() -> Scene {
-            Scene { tracker: CropTracker::default(), grey: 100, picture: vec![100; (MODEL.0 * MODEL.1 * 4) as usize] }
+            Scene { tracker: CropTracker::default(), cut: false }
         }
 
         /// One frame through the tracker as the worker runs it (a due look first), returning the crop the
         /// frame's mask was computed on.
         fn frame(&mut self, people: &[Crop]) -> Crop {
-            self.picture.fill(self.grey);
             let cut = self.tracker.next_cut();
             if cut.look {
                 self.tracker.observe_look(&mask_of(people, Crop::FULL), MODEL, 0.5, FRAME);
             }
             let crop = self.tracker.next_cut().crop;
-            let view = RgbaView::new(MODEL.0, MODEL.1, &self.picture);
-            self.tracker.observe(view, &mask_of(people, crop), MODEL, crop, 0.5, FRAME);
+            self.tracker.observe(std::mem::take(&mut self.cut), &mask_of(people, crop), MODEL, crop, 0.5, FRAME);
             crop
         }
     }
@@ -426,7 +387,7 @@ mod tests {
         s.frame(&[person]);
         s.frame(&[person]);
         assert!(!s.tracker.current().is_full());
-        s.grey = 250;
+        s.cut = true;
         s.frame(&[person]);
         assert!(s.tracker.current().is_full());
     }

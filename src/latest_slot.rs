@@ -41,11 +41,6 @@ impl<T> LatestSlot<T> {
         old
     }
 
-    /// True while a value waits to be taken (the consumer is still busy with an earlier one).
-    pub fn is_full(&self) -> bool {
-        self.state.lock().value.is_some()
-    }
-
     /// Wakes the consumer without a value.
     pub fn wake(&self) {
         self.state.lock().woken = true;

@@ -17,6 +17,8 @@ pub mod latest_slot;
 pub mod mask;
 pub mod mask_refiner;
 pub mod model;
+pub mod motion;
+pub mod prediction;
 pub mod preprocess;
 pub mod refine;
 pub mod runtime;

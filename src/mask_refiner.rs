@@ -1,13 +1,16 @@
 //! Everything done to a mask between the model and the GPU, on the worker thread at the mask's size: temporal
 //! smoothing, then the guided filter's fit against the frame the model saw, whose coefficients are smoothed
 //! over time too (where the picture is still, so a still edge does not shimmer; where it moves, they follow
-//! at once). The graphics thread only uploads the result and applies it in the composite. Shared by the
-//! plugin's worker and `vbg`, so both show and measure the same masks.
+//! at once). The motion measure gives the person's velocity for the composite's prediction and resets all
+//! of this at a scene cut. The graphics thread only uploads the result and applies it in the composite.
+//! Shared by the plugin's worker and `vbg`, so both show and measure the same masks.
 
 use crate::crop::Crop;
 use crate::crop_tracker::{CropTracker, Cut};
 use crate::guided_filter::{Guidance, GuidedFilter};
 use crate::mask::Mask;
+use crate::motion::MotionEstimator;
+use crate::prediction::{warp, WORKER_AHEAD};
 use crate::preprocess::RgbaView;
 use crate::settings::Settings;
 use crate::temporal::TemporalFilter;
@@ -21,6 +24,18 @@ pub struct RefinedMask {
     pub guidance: Guidance,
     /// The part of the frame both cover; outside it is background.
     pub crop: Crop,
+    /// The person's velocity when the frame was analysed, in frame units per video frame.
+    pub velocity: [f32; 2],
+    /// Frames the mask and coefficients were already moved on along the motion field (`prediction`).
+    pub ahead: u64,
+}
+
+impl RefinedMask {
+    /// Where the mask lies on a frame `frames_ahead` video frames after its own: moved on by the frames it
+    /// was not moved on already (`motion::predicted_crop`).
+    pub fn predicted_crop(&self, frames_ahead: u64) -> Crop {
+        crate::motion::predicted_crop(self.crop, self.velocity, self.ahead, frames_ahead)
+    }
 }
 
 /// What the worker does to each mask after inference: live settings, applied from the next mask on without
@@ -36,6 +51,9 @@ pub struct MaskOptions {
     pub threshold: f32,
     /// Segment the frame and its mirror image and average the masks (two inferences per mask).
     pub mirror_average: bool,
+    /// Move each mask on with the person's measured motion, for showing on a later frame (live, not in sync
+    /// mode, where every frame is shown with its own mask).
+    pub predict: bool,
 }
 
 impl MaskOptions {
@@ -47,13 +65,21 @@ impl MaskOptions {
             follow: s.follow_person,
             threshold: s.threshold,
             mirror_average: s.mirror_average,
+            predict: s.predict_motion && !s.sync_video,
         }
     }
 }
 
 impl Default for MaskOptions {
     fn default() -> Self {
-        MaskOptions { smoothing: 0.0, edge_refine: true, follow: false, threshold: 0.5, mirror_average: false }
+        MaskOptions {
+            smoothing: 0.0,
+            edge_refine: true,
+            follow: false,
+            threshold: 0.5,
+            mirror_average: false,
+            predict: true,
+        }
     }
 }
 
@@ -61,6 +87,7 @@ impl Default for MaskOptions {
 #[derive(Default)]
 pub struct MaskRefiner {
     tracker: CropTracker,
+    motion: MotionEstimator,
     temporal: TemporalFilter,
     guided: GuidedFilter,
     probability: Vec<f32>,
@@ -74,6 +101,7 @@ impl MaskRefiner {
         self.temporal.reset();
         self.guided.reset();
         self.tracker.reset();
+        self.motion.reset();
         self.crop = Crop::FULL;
     }
 
@@ -93,13 +121,14 @@ impl MaskRefiner {
         self.tracker.current()
     }
 
-    /// The mask of a frame cut as `cut` says, refined for showing, and the crop tracker told where the person
-    /// is; None for a full-frame look, which only moves the crop. `frame` is the model's input.
+    /// The mask of video frame `seq`, cut as `cut` says, refined for showing, and the crop tracker told where
+    /// the person is; None for a full-frame look, which only moves the crop. `frame` is the model's input.
     pub fn process(
         &mut self,
         frame: RgbaView<'_>,
         mask: Mask,
         cut: Cut,
+        seq: u64,
         frame_size: (u32, u32),
         options: MaskOptions,
     ) -> Option<RefinedMask> {
@@ -110,10 +139,25 @@ impl MaskRefiner {
             self.tracker.observe_look(&mask.data, size, options.threshold, frame_size);
             return None;
         }
-        let refined = self.refine(frame, mask, cut.crop, options.smoothing, options.edge_refine);
+        let same_size = (frame.width, frame.height) == size;
+        let motion = self.motion.observe(frame, same_size.then_some(&mask.data[..]), cut.crop, seq);
+        if motion.cut {
+            // A new scene: nothing the worker carries from one mask to the next applies to it.
+            self.forget_masks();
+        }
+        let mut refined = self.refine(frame, mask, cut.crop, options.smoothing, options.edge_refine);
         if options.follow {
             let probability = &refined.mask.data;
-            self.tracker.observe(frame, probability, size, cut.crop, options.threshold, frame_size);
+            self.tracker.observe(motion.cut, probability, size, cut.crop, options.threshold, frame_size);
+        }
+        if let Some(field) = motion.field.as_ref().filter(|_| options.predict) {
+            let ahead = WORKER_AHEAD as f32;
+            let m = &mut refined.mask;
+            m.data = warp::<u8, 1>(&m.data, (m.width, m.height), field, ahead, |v| (v + 0.5) as u8);
+            let g = &mut refined.guidance;
+            g.coefficients = warp::<f32, 4>(&g.coefficients, (g.width, g.height), field, ahead, |v| v);
+            refined.velocity = motion.velocity;
+            refined.ahead = WORKER_AHEAD;
         }
         Some(refined)
     }
@@ -151,7 +195,7 @@ impl MaskRefiner {
             self.guided.reset();
             Guidance::plain(mask.width, mask.height, &self.probability)
         };
-        RefinedMask { mask, guidance, crop }
+        RefinedMask { mask, guidance, crop, velocity: [0.0; 2], ahead: 0 }
     }
 }
 

@@ -25,6 +25,8 @@ pub mod keys {
     pub const FOLLOW_PERSON: &str = "follow_person";
     /// Average the masks of the frame and of its mirror image (added after the first release: default off).
     pub const MIRROR_AVERAGE: &str = "mirror_average";
+    /// Move the mask on with the person's measured motion (added after the first release: default on).
+    pub const PREDICT_MOTION: &str = "predict_motion";
     pub const DEVICE: &str = "device";
     /// Source mode: the name of the OBS source or scene drawn behind the person (as OBS shows it).
     pub const BACKGROUND_SOURCE: &str = "background_source";
@@ -172,6 +174,7 @@ pub const DEFAULT_EDGE_REFINE: bool = true;
 pub const DEFAULT_SYNC_VIDEO: bool = false;
 pub const DEFAULT_FOLLOW_PERSON: bool = true;
 pub const DEFAULT_MIRROR_AVERAGE: bool = false;
+pub const DEFAULT_PREDICT_MOTION: bool = true;
 pub const DEFAULT_MODE: BackgroundMode = BackgroundMode::Blur;
 pub const DEFAULT_FIT: ImageFit = ImageFit::Cover;
 pub const DEFAULT_MODEL: ModelChoice = ModelChoice::SelfieGeneral;
@@ -251,6 +254,8 @@ pub struct Settings {
     pub follow_person: bool,
     /// Two inferences per mask, of the frame and of its mirror image, averaged.
     pub mirror_average: bool,
+    /// Move the mask, computed a few frames before the frame shown, on by the person's measured motion.
+    pub predict_motion: bool,
     /// Where inference runs; falls back to the CPU when the device cannot run the model.
     pub device: Device,
 }
@@ -277,6 +282,7 @@ impl Default for Settings {
             sync_video: DEFAULT_SYNC_VIDEO,
             follow_person: DEFAULT_FOLLOW_PERSON,
             mirror_average: DEFAULT_MIRROR_AVERAGE,
+            predict_motion: DEFAULT_PREDICT_MOTION,
             device: DEFAULT_DEVICE,
         }
     }
@@ -321,6 +327,7 @@ impl Settings {
             sync_video: source.boolean(keys::SYNC_VIDEO).unwrap_or(d.sync_video),
             follow_person: source.boolean(keys::FOLLOW_PERSON).unwrap_or(d.follow_person),
             mirror_average: source.boolean(keys::MIRROR_AVERAGE).unwrap_or(d.mirror_average),
+            predict_motion: source.boolean(keys::PREDICT_MOTION).unwrap_or(d.predict_motion),
             device: choice(keys::DEVICE).and_then(|s| Device::from_key(&s)).unwrap_or(d.device),
         }
     }

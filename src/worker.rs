@@ -139,12 +139,6 @@ impl Worker {
         }
     }
 
-    /// True while a submitted frame still waits for the worker: a newer one would only replace it, so the
-    /// graphics thread can skip preparing one.
-    pub fn has_pending_frame(&self) -> bool {
-        self.shared.frames.is_full()
-    }
-
     /// The size frames should have, while a model runs.
     pub fn input_size(&self) -> Option<(u32, u32)> {
         *self.shared.input_size.lock()
@@ -343,7 +337,7 @@ fn run(shared: &Shared) {
             let view = RgbaView::new(frame.width, frame.height, &frame.rgba);
             let result = catch_unwind(AssertUnwindSafe(|| {
                 s.segment_with(view, options.mirror_average)
-                    .map(|mask| refiner.process(view, mask, frame.cut, frame.frame_size, options))
+                    .map(|mask| refiner.process(view, mask, frame.cut, frame.seq, frame.frame_size, options))
             }));
             match result {
                 Ok(Ok(shown)) => {

@@ -377,6 +377,7 @@ fn defaults(data: Data<'_>) {
     data.set_default_bool(keys::SYNC_VIDEO, settings::DEFAULT_SYNC_VIDEO);
     data.set_default_bool(keys::FOLLOW_PERSON, settings::DEFAULT_FOLLOW_PERSON);
     data.set_default_bool(keys::MIRROR_AVERAGE, settings::DEFAULT_MIRROR_AVERAGE);
+    data.set_default_bool(keys::PREDICT_MOTION, settings::DEFAULT_PREDICT_MOTION);
     data.set_default_string(keys::DEVICE, settings::DEFAULT_DEVICE.key());
 }
 
@@ -423,6 +424,7 @@ fn properties(filter: Option<&Filter>) -> Properties {
     props
         .float_slider(keys::TEMPORAL_SMOOTHING, &text("Temporal"), settings::TEMPORAL_SMOOTHING)
         .tooltip(&text("Temporal.Tooltip"));
+    props.checkbox(keys::PREDICT_MOTION, &text("PredictMotion")).tooltip(&text("PredictMotion.Tooltip"));
     props.checkbox(keys::SYNC_VIDEO, &text("SyncVideo")).tooltip(&text("SyncVideo.Tooltip"));
     props.int_slider(keys::THREADS, &text("Threads"), settings::THREADS).tooltip(&text("Threads.Tooltip"));
     // Reads only what the worker recorded when the runtime loaded: never loads or queries ONNX Runtime here.

@@ -79,3 +79,15 @@ impl PassTimes {
         }
     }
 }
+
+/// Runs `pass`, timed as `name` at `size` when timing is on.
+pub fn timed<R>(timing: &mut Option<PassTimes>, name: &'static str, size: (u32, u32), pass: impl FnOnce() -> R) -> R {
+    if let Some(t) = timing.as_mut() {
+        t.begin(name, size);
+    }
+    let result = pass();
+    if let Some(t) = timing.as_mut() {
+        t.end();
+    }
+    result
+}

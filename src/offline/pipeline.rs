@@ -12,6 +12,7 @@ use crate::preprocess::RgbaView;
 use crate::runtime;
 use crate::segmenter::{ModelSource, Segmenter};
 use crate::settings::Settings;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 /// Masks of a still picture at most, until the crop settles: the first sees the whole frame, the second the
@@ -23,6 +24,12 @@ pub struct Pipeline {
     pub segmenter: Segmenter,
     pub settings: Settings,
     refiner: MaskRefiner,
+    /// The number of the next frame, as the plugin numbers video frames.
+    seq: u64,
+    /// Live timing: the masks of the last frames, oldest first.
+    recent: VecDeque<RefinedMask>,
+    /// Frames are shown live (`render_live`): masks are moved on for a later frame, as in OBS.
+    live: bool,
 }
 
 impl Pipeline {
@@ -30,16 +37,26 @@ impl Pipeline {
         let environment = runtime::environment(&runtime_library())?;
         let segmenter = Segmenter::load(&environment, &model_source(&settings)?, settings.threads as usize)?;
         let compositor = Compositor::new(Gpu::new()?)?;
-        Ok(Pipeline { compositor, segmenter, settings, refiner: MaskRefiner::default() })
+        Ok(Pipeline {
+            compositor,
+            segmenter,
+            settings,
+            refiner: MaskRefiner::default(),
+            seq: 0,
+            recent: VecDeque::new(),
+            live: false,
+        })
     }
 
     /// Starts a new video: the next mask does not blend with the previous ones.
     pub fn reset_temporal(&mut self) {
         self.refiner.reset();
+        self.recent.clear();
     }
 
     fn options(&self) -> MaskOptions {
-        MaskOptions::from_settings(&self.settings)
+        let options = MaskOptions::from_settings(&self.settings);
+        MaskOptions { predict: options.predict && self.live, ..options }
     }
 
     /// Uploads `frame`, segments it (the model sees the GPU-shrunk frame, or the crop of it around the
@@ -50,12 +67,14 @@ impl Pipeline {
         let frame_size = (frame.width, frame.height);
         let (w, h) = (self.segmenter.spec().width, self.segmenter.spec().height);
         let options = self.options();
+        let seq = self.seq;
+        self.seq += 1;
         loop {
             let cut = if options.follow { self.refiner.next_cut() } else { Cut::FULL };
             let small = self.compositor.analysis_input(w, h, cut.crop);
             let view = RgbaView::new(w, h, &small);
             let mask = self.segmenter.segment_with(view, options.mirror_average)?;
-            if let Some(refined) = self.refiner.process(view, mask, cut, frame_size, options) {
+            if let Some(refined) = self.refiner.process(view, mask, cut, seq, frame_size, options) {
                 return Ok(refined);
             }
         }
@@ -82,6 +101,22 @@ impl Pipeline {
     pub fn render(&mut self, frame: RgbaView<'_>) -> Result<(Vec<u8>, Mask), Error> {
         let refined = self.mask(frame)?;
         Ok((self.compositor.composite(&refined, &self.settings), refined.mask))
+    }
+
+    /// The finished frame as OBS shows it live, `lag` frames behind: every frame is segmented, but the frame is
+    /// composited with the mask of the frame `lag` before it (fewer at the start of a video), placed where the
+    /// prediction says the person now is, as the filter does (`motion::predicted_crop`). Lag 0 is sync mode.
+    pub fn render_live(&mut self, frame: RgbaView<'_>, lag: usize) -> Result<(Vec<u8>, Mask), Error> {
+        self.live = lag > 0;
+        let refined = self.mask(frame)?;
+        self.recent.push_back(refined);
+        while self.recent.len() > lag + 1 {
+            self.recent.pop_front();
+        }
+        let ahead = self.recent.len() as u64 - 1;
+        let oldest = &self.recent[0];
+        let shown = RefinedMask { crop: oldest.predicted_crop(ahead), ..oldest.clone() };
+        Ok((self.compositor.composite(&shown, &self.settings), shown.mask))
     }
 
     /// The finished frame of a still picture once the crop has settled (`settled_mask`), and its mask.

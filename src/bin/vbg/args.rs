@@ -20,6 +20,7 @@ pub const SETTING_FLAGS: &[(&str, &str)] = &[
     ("--edge-refine", keys::EDGE_REFINE),
     ("--follow", keys::FOLLOW_PERSON),
     ("--mirror-average", keys::MIRROR_AVERAGE),
+    ("--predict", keys::PREDICT_MOTION),
     ("--temporal", keys::TEMPORAL_SMOOTHING),
     ("--grow", keys::GROW),
     ("--feather", keys::FEATHER),

@@ -153,10 +153,10 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     let adapter = compositor.gpu().describe();
     println!("\ncompositing on {adapter} (upload, passes, read back; median / p90 ms)");
     let small = test_frame(256, 256);
-    let full = MaskOptions { smoothing: 0.0, edge_refine: true, follow: false, threshold: 0.5, mirror_average: false };
+    let full = MaskOptions { follow: false, ..MaskOptions::default() };
     let view = RgbaView::new(256, 256, &small);
     let refined = MaskRefiner::default()
-        .process(view, test_mask(256, 256), Cut::FULL, (256, 256), full)
+        .process(view, test_mask(256, 256), Cut::FULL, 0, (256, 256), full)
         .expect("a mask of the whole frame is shown");
     let picture = DecodedImage { width: 640, height: 360, rgba: test_frame(640, 360) };
     compositor.set_background(Some(&picture));
@@ -240,8 +240,14 @@ fn pass_times(
 }
 
 /// Refinement as the filter's defaults run it: smoothing, the guided filter, following the person.
-const REFINE_OPTIONS: MaskOptions =
-    MaskOptions { smoothing: 0.9, edge_refine: true, follow: true, threshold: 0.5, mirror_average: false };
+const REFINE_OPTIONS: MaskOptions = MaskOptions {
+    smoothing: 0.9,
+    edge_refine: true,
+    follow: true,
+    threshold: 0.5,
+    mirror_average: false,
+    predict: true,
+};
 
 /// The worker's added cost per mask: temporal smoothing, the guided filter's fit and the crop tracker, at the
 /// model's size, on a person-shaped mask. The same mask through a moving crop reads as a person in motion:
@@ -259,7 +265,7 @@ fn refine_cost(w: u32, h: u32, frame: &[u8], runs: usize) -> (Spread, Option<f64
         }
         let m = mask.clone();
         let started = Instant::now();
-        let refined = refiner.process(view, m, refiner.next_cut(), (w, h), REFINE_OPTIONS);
+        let refined = refiner.process(view, m, refiner.next_cut(), i as u64, (w, h), REFINE_OPTIONS);
         if i >= WARMUP {
             samples.push(started.elapsed());
         }
@@ -283,7 +289,7 @@ fn worker_rate(config: WorkerConfig, w: u32, h: u32, frame: &[u8], refine: bool)
     worker.set_mask_options(if refine {
         REFINE_OPTIONS
     } else {
-        MaskOptions { smoothing: 0.0, edge_refine: false, follow: false, threshold: 0.5, mirror_average: false }
+        MaskOptions { smoothing: 0.0, edge_refine: false, follow: false, ..MaskOptions::default() }
     });
     worker.configure(config);
     let deadline = Instant::now() + Duration::from_secs(20);

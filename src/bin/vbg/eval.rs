@@ -37,12 +37,16 @@ struct Totals {
 }
 
 pub fn run(raw: &[String]) -> Result<(), Error> {
-    let args = Args::parse(raw, &["--json", "--save-masks", "--limit", "--edge-ceiling"], &["--quiet"])?;
+    let args = Args::parse(raw, &["--json", "--save-masks", "--limit", "--edge-ceiling", "--live-lag"], &["--quiet"])?;
     let [set_dir] = args.positional.as_slice() else {
         return Err(usage(
-            "vbg eval SET_DIR [settings] [--json FILE] [--save-masks DIR] [--limit N] [--edge-ceiling TEXELS]".into(),
+            "vbg eval SET_DIR [settings] [--json FILE] [--save-masks DIR] [--limit N] [--edge-ceiling TEXELS] \
+             [--live-lag FRAMES]"
+                .into(),
         ));
     };
+    // Video sets: each frame composited with the mask of the frame this many before it, as OBS shows it live.
+    let live_lag: Option<usize> = args.value("--live-lag").map(|_| args.number("--live-lag", 0)).transpose()?;
     let ceiling: Option<f64> = args.value("--edge-ceiling").map(|_| args.number("--edge-ceiling", 0.0)).transpose()?;
     let set_dir = Path::new(set_dir);
     let limit: usize = args.number("--limit", usize::MAX)?;
@@ -71,8 +75,9 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
                 let mut ious = Vec::new();
                 pipeline.reset_temporal();
                 for s in q.frames.iter().take(limit) {
+                    let still = live_lag.map_or(Still::No, Still::Live);
                     let (scored, (w, h, rgba, alpha)) =
-                        score(&mut pipeline, s, Still::No, save.as_deref(), ceiling, &mut totals)?;
+                        score(&mut pipeline, s, still, save.as_deref(), ceiling, &mut totals)?;
                     ious.extend(scored.as_ref().map(|s| s.iou));
                     totals.scored.extend(scored);
                     flicker.push(w, h, &rgba, &alpha);
@@ -86,7 +91,7 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
         }
         EvalSet::Clips(clips) => {
             for clip in clips {
-                let f = clip_flicker(&mut pipeline, clip, limit, quiet)?;
+                let f = clip_flicker(&mut pipeline, clip, limit, live_lag, quiet)?;
                 let name = clip.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
                 totals.flicker.push((name, f.0, f.1, None));
             }
@@ -98,11 +103,13 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     report(set_dir, &totals, &args)
 }
 
-/// Whether a sample is a picture on its own or a frame of a video.
+/// Whether a sample is a picture on its own or a frame of a video (shown with its own mask, or live: with
+/// the mask of the frame that many before it).
 #[derive(Clone, Copy)]
 enum Still {
     Yes,
     No,
+    Live(usize),
 }
 
 /// Renders one sample, scores it if it has ground truth, saves its mask if asked. Returns the frame and the
@@ -124,6 +131,7 @@ fn score(
     let (out, mask) = match still {
         Still::Yes => pipeline.render_still(view)?,
         Still::No => pipeline.render(view)?,
+        Still::Live(lag) => pipeline.render_live(view, lag)?,
     };
     let alpha: Vec<u8> = out.chunks_exact(4).map(|p| p[3]).collect();
     if let Some(dir) = save {
@@ -169,7 +177,13 @@ fn score(
 }
 
 /// Flicker of one clip without ground truth: (mean in 0..1, frame pairs).
-fn clip_flicker(pipeline: &mut Pipeline, clip: &Path, limit: usize, quiet: bool) -> Result<(f64, usize), Error> {
+fn clip_flicker(
+    pipeline: &mut Pipeline,
+    clip: &Path,
+    limit: usize,
+    live_lag: Option<usize>,
+    quiet: bool,
+) -> Result<(f64, usize), Error> {
     let info = probe(clip)?;
     let mut decoder = Decoder::open(clip, &info)?;
     let mut frame = Vec::new();
@@ -177,7 +191,11 @@ fn clip_flicker(pipeline: &mut Pipeline, clip: &Path, limit: usize, quiet: bool)
     let mut n = 0;
     pipeline.reset_temporal();
     while n < limit && decoder.next_frame(&mut frame)? {
-        let (out, _) = pipeline.render(RgbaView::new(info.width, info.height, &frame))?;
+        let view = RgbaView::new(info.width, info.height, &frame);
+        let (out, _) = match live_lag {
+            Some(lag) => pipeline.render_live(view, lag)?,
+            None => pipeline.render(view)?,
+        };
         let alpha: Vec<u8> = out.chunks_exact(4).map(|p| p[3]).collect();
         flicker.push(info.width, info.height, &frame, &alpha);
         n += 1;

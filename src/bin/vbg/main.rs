@@ -14,8 +14,10 @@ vbg: put a virtual background behind a person, outside OBS
 
 usage:
   vbg render IN OUT [settings]       a photo (.png .jpg .bmp) or a video (.mp4 .mkv .mov .webm; audio kept)
-  vbg eval SET_DIR [settings] [--json FILE] [--save-masks DIR] [--limit N]
-                                     mask quality on a set in the layout of shared/eval
+  vbg eval SET_DIR [settings] [--json FILE] [--save-masks DIR] [--limit N] [--live-lag FRAMES]
+                                     mask quality on a set in the layout of shared/eval; on video,
+                                     --live-lag shows each frame with the mask of the frame FRAMES
+                                     before it, moved on by the prediction, as OBS does live
   vbg bench [--model general|landscape|all] [--threads 1,2] [--runs N] [--json FILE]
                                      time per step, masks per second, compositing time
 
@@ -26,6 +28,7 @@ settings (names, defaults and ranges are the OBS filter's):
   --model general|landscape|FILE.onnx   (general)  --threads 1..8           (1)
   --threshold 0..1  (0.5)                          --softness 0..0.5        (0.1)
   --edge-refine true|false (true)  --follow true|false (true)  --mirror-average true|false (false)
+  --predict true|false (true)
   --temporal 0..0.95 (0.9)  --grow -20..20 (0)  --feather 0..12 (0)  --light-wrap 0..1 (0)
 
 Transparent output: .png for photos, .webm (VP9) or .mov (ProRes 4444) for videos.

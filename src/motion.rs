@@ -1,0 +1,523 @@
+//! How the picture moves between two analysed frames, measured once per mask on the worker: the person's
+//! velocity (the shift that best lays the person's texels of the new frame over the previous frame, found
+//! coarse to fine on small luma pyramids) and whether the picture cut to a new scene.
+//!
+//! The velocity feeds the prediction: the composite moves a mask computed a few frames ago by the velocity
+//! times the frames it trails the picture shown, so it lands where the person is now. The cut resets what
+//! the worker carries from one mask to the next (smoothing, the guided filter's fit, the crop). One change
+//! measure for both, at a quarter and half of the model's size (well under a millisecond at 256x256).
+
+use crate::crop::{move_plane, Crop};
+use crate::preprocess::RgbaView;
+
+/// Search radius at the coarse level (a quarter of the model's size), in its texels: 8 of 64 texels is an
+/// eighth of the crop per frame, beyond a person's motion between two frames.
+const COARSE_RADIUS: i32 = 8;
+/// Search radius at the fine level (half the model's size) around the coarse estimate.
+const FINE_RADIUS: i32 = 2;
+/// Fewer person texels than this at the fine level: nobody to follow.
+const MIN_PERSON_TEXELS: usize = 24;
+/// A shift must match better than "not moved" by this much mean luma difference (0..255) to count as motion:
+/// flat clothing and sensor noise make shallow minima that are not motion.
+const MIN_GAIN: f32 = 0.75;
+/// Share of a new velocity measurement taken (the rest is the previous velocity): damps one bad match
+/// without trailing a change of direction by more than a frame.
+pub const VELOCITY_GAIN: f32 = 0.7;
+/// Mean change of an 8x8 thumbnail (0..255) above which the picture is a new scene.
+pub const SCENE_CUT: f32 = 50.0;
+const THUMB: usize = 8;
+
+/// How many frames ahead the prediction extrapolates the person's motion (the live pipeline's usual lag is 2):
+/// further than that a straight-line guess costs more than it saves.
+pub const MAX_PREDICTED_FRAMES: u64 = 4;
+
+/// Where a mask computed on `crop`, and already moved on `moved` frames by the worker, lies on a frame
+/// `frames_ahead` video frames after its own: moved on further with the person's `velocity` (the rest of the
+/// prediction). The composite draws the mask there, in OBS and in `vbg`.
+pub fn predicted_crop(crop: Crop, velocity: [f32; 2], moved: u64, frames_ahead: u64) -> Crop {
+    let k = frames_ahead.min(MAX_PREDICTED_FRAMES).saturating_sub(moved) as f32;
+    crop.shifted(k * velocity[0], k * velocity[1])
+}
+
+/// Fine texels per side of a block of the motion field (8 of 128: a 16x16 field over the crop).
+const FIELD_BLOCK: usize = 8;
+/// Search radius per block around the person's overall shift, in fine texels: limbs move apart from the body.
+const BLOCK_RADIUS: i32 = 3;
+/// Person texels a block needs for its own match (of 64); blocks with fewer take their neighbours' motion.
+const MIN_BLOCK_PERSON: usize = 24;
+/// A block's own shift must also match this much better than the person's overall shift, relatively: along a
+/// straight edge every shift matches about as well (the aperture problem), and a block there moves with
+/// the person.
+const BLOCK_GAIN: f32 = 0.8;
+
+/// What changed between the previous analysed frame and this one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Motion {
+    /// The person's velocity in frame units (0..1 across the frame) per video frame.
+    pub velocity: [f32; 2],
+    /// How each part of the person moves (None without a person to follow).
+    pub field: Option<MotionField>,
+    /// The picture is a new scene: nothing carried over from earlier frames applies to it.
+    pub cut: bool,
+}
+
+/// Per block of the crop, the velocity of what is there (for the person and around it: blocks without person
+/// take their person neighbours' motion, so a mask moved along the field grows at the leading edge and gives
+/// way at the trailing one). In crop units (0..1 across the crop) per video frame.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MotionField {
+    pub cols: usize,
+    pub rows: usize,
+    pub velocity: Vec<[f32; 2]>,
+}
+
+impl MotionField {
+    /// The velocity at `(u, v)` in crop units, interpolated between block centres (edges clamped).
+    pub fn at(&self, u: f32, v: f32) -> [f32; 2] {
+        let axis = |t: f32, n: usize| {
+            let f = (t * n as f32 - 0.5).clamp(0.0, (n - 1) as f32);
+            let i = f.floor() as usize;
+            (i, (i + 1).min(n - 1), f - i as f32)
+        };
+        let ((x0, x1, fx), (y0, y1, fy)) = (axis(u, self.cols), axis(v, self.rows));
+        let g = |x: usize, y: usize| self.velocity[y * self.cols + x];
+        let lerp = |a: [f32; 2], b: [f32; 2], t: f32| [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t];
+        lerp(lerp(g(x0, y0), g(x1, y0), fx), lerp(g(x0, y1), g(x1, y1), fx), fy)
+    }
+}
+
+/// A frame's luma at half and a quarter of the model's size, and the crop it was cut to.
+struct Pyramid {
+    fine: Plane,
+    coarse: Plane,
+    crop: Crop,
+    seq: u64,
+}
+
+#[derive(Clone, Default)]
+struct Plane {
+    width: usize,
+    height: usize,
+    luma: Vec<f32>,
+}
+
+#[derive(Default)]
+pub struct MotionEstimator {
+    previous: Option<Pyramid>,
+    velocity: [f32; 2],
+    scratch: Vec<f32>,
+}
+
+impl MotionEstimator {
+    /// Forgets the previous frame (a new video, a new model).
+    pub fn reset(&mut self) {
+        self.previous = None;
+        self.velocity = [0.0; 2];
+    }
+
+    /// Takes frame `seq` (the model's input, cut from the video frame to `crop`) and its person probability
+    /// (0..=255, the frame's size; None when the mask has another size), and says how the picture moved since
+    /// the previous frame given.
+    pub fn observe(&mut self, frame: RgbaView<'_>, person: Option<&[u8]>, crop: Crop, seq: u64) -> Motion {
+        let fine = half_luma(frame);
+        let coarse = fine.halved();
+        let now = Pyramid { fine, coarse, crop, seq };
+        let Some(mut before) = self.previous.replace(now) else {
+            self.velocity = [0.0; 2];
+            return Motion::default();
+        };
+        let now = self.previous.as_ref().expect("just stored");
+        if (before.fine.width, before.fine.height) != (now.fine.width, now.fine.height) || now.fine.width < 8 {
+            self.velocity = [0.0; 2];
+            return Motion::default();
+        }
+        // The previous frame onto this frame's grid, so both compare texel by texel.
+        let (seen_fine, seen_coarse) = if before.crop == crop {
+            (None, None)
+        } else {
+            let from = before.crop;
+            (
+                Some(before.fine.move_to(from, crop, &mut self.scratch)),
+                Some(before.coarse.move_to(from, crop, &mut self.scratch)),
+            )
+        };
+        if scene_cut(&now.coarse, &before.coarse, seen_coarse.as_deref()) {
+            self.velocity = [0.0; 2];
+            return Motion { cut: true, ..Motion::default() };
+        }
+        let gap = now.seq.saturating_sub(before.seq).max(1) as f32;
+        let (fw, fh) = (now.fine.width as f32, now.fine.height as f32);
+        let (seen_fine, seen_coarse) = (seen_fine.as_deref(), seen_coarse.as_deref());
+        let found = person.and_then(|p| {
+            let (fine_person, coarse_person) = person_texels(p, frame.width as usize, frame.height as usize);
+            let shift = match_person(now, &before, &fine_person, &coarse_person, seen_fine, seen_coarse)?;
+            Some((shift, fine_person))
+        });
+        let measured = match &found {
+            // Fine texels to frame units, per video frame.
+            Some(((dx, dy), _)) => [dx * crop.w / fw / gap, dy * crop.h / fh / gap],
+            None => [0.0; 2],
+        };
+        for (v, m) in self.velocity.iter_mut().zip(measured) {
+            *v += VELOCITY_GAIN * (m - *v);
+        }
+        let overall = [self.velocity[0] / crop.w * fw * gap, self.velocity[1] / crop.h * fh * gap];
+        let field = found.map(|(shift, person)| {
+            let mut field = block_field(&now.fine, &before.fine, &person, seen_fine, shift, overall);
+            for v in &mut field.velocity {
+                *v = [v[0] / fw / gap, v[1] / fh / gap];
+            }
+            field
+        });
+        Motion { velocity: self.velocity, field, cut: false }
+    }
+}
+
+impl Plane {
+    /// Onto crop `to`'s grid from crop `from`'s; says per texel whether it was inside `from`.
+    fn move_to(&mut self, from: Crop, to: Crop, scratch: &mut Vec<f32>) -> Vec<bool> {
+        let size = (self.width as u32, self.height as u32);
+        move_plane(&mut self.luma, 1, size, from, to, scratch)
+    }
+
+    /// 2x2 box average (odd edges dropped).
+    fn halved(&self) -> Plane {
+        let (w, h) = (self.width / 2, self.height / 2);
+        let mut luma = Vec::with_capacity(w * h);
+        for y in 0..h {
+            let (a, b) = (&self.luma[2 * y * self.width..], &self.luma[(2 * y + 1) * self.width..]);
+            for x in 0..w {
+                luma.push(0.25 * (a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1]));
+            }
+        }
+        Plane { width: w, height: h, luma }
+    }
+}
+
+/// Luma (Rec. 601 weights) of an RGBA frame, 2x2 box-averaged.
+fn half_luma(frame: RgbaView<'_>) -> Plane {
+    let (fw, w, h) = (frame.width as usize, frame.width as usize / 2, frame.height as usize / 2);
+    let y_of = |i: usize| {
+        let p = &frame.data[i * 4..i * 4 + 3];
+        0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
+    };
+    let mut luma = Vec::with_capacity(w * h);
+    for y in 0..h {
+        let (a, b) = (2 * y * fw, (2 * y + 1) * fw);
+        for x in 0..w {
+            luma.push(0.25 * (y_of(a + 2 * x) + y_of(a + 2 * x + 1) + y_of(b + 2 * x) + y_of(b + 2 * x + 1)));
+        }
+    }
+    Plane { width: w, height: h, luma }
+}
+
+/// The person's texels (mostly person over the block) at half and a quarter of the mask's size.
+fn person_texels(person: &[u8], width: usize, height: usize) -> (Vec<usize>, Vec<usize>) {
+    let blocks = |k: usize| {
+        let (w, h) = (width / k, height / k);
+        let mut out = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                let sum: u32 = (0..k)
+                    .flat_map(|dy| (0..k).map(move |dx| (y * k + dy) * width + x * k + dx))
+                    .map(|i| u32::from(person[i]))
+                    .sum();
+                if sum >= 128 * (k * k) as u32 {
+                    out.push(y * w + x);
+                }
+            }
+        }
+        out
+    };
+    (blocks(2), blocks(4))
+}
+
+/// Mean luma difference between the person's texels in `now` and the texels `shift` before them in
+/// `before`; None when too few of them have a counterpart.
+fn cost(now: &Plane, before: &Plane, texels: &[usize], seen: Option<&[bool]>, (dx, dy): (i32, i32)) -> Option<f32> {
+    let (w, h) = (now.width as i32, now.height as i32);
+    let (mut sum, mut n) = (0.0f32, 0usize);
+    for &i in texels {
+        let (x, y) = ((i % now.width) as i32 - dx, (i / now.width) as i32 - dy);
+        if x < 0 || y < 0 || x >= w || y >= h {
+            continue;
+        }
+        let j = (y * w + x) as usize;
+        if seen.is_some_and(|s| !s[j]) {
+            continue;
+        }
+        sum += (now.luma[i] - before.luma[j]).abs();
+        n += 1;
+    }
+    (2 * n >= texels.len() && n > 0).then(|| sum / n as f32)
+}
+
+/// The person's shift from `before` to `now` in fine texels (sub-texel), or None when there is no person or
+/// no shift matches clearly better than none.
+fn match_person(
+    now: &Pyramid,
+    before: &Pyramid,
+    fine: &[usize],
+    coarse: &[usize],
+    seen_fine: Option<&[bool]>,
+    seen_coarse: Option<&[bool]>,
+) -> Option<(f32, f32)> {
+    if fine.len() < MIN_PERSON_TEXELS || coarse.is_empty() {
+        return None;
+    }
+    let search = |plane: &Plane, prev: &Plane, texels: &[usize], seen, centre: (i32, i32), radius: i32| {
+        let mut best: Option<((i32, i32), f32)> = None;
+        for dy in -radius..=radius {
+            for dx in -radius..=radius {
+                let d = (centre.0 + dx, centre.1 + dy);
+                if let Some(c) = cost(plane, prev, texels, seen, d) {
+                    if best.is_none_or(|(_, b)| c < b) {
+                        best = Some((d, c));
+                    }
+                }
+            }
+        }
+        best
+    };
+    let (coarse_shift, _) = search(&now.coarse, &before.coarse, coarse, seen_coarse, (0, 0), COARSE_RADIUS)?;
+    let centre = (2 * coarse_shift.0, 2 * coarse_shift.1);
+    let ((bx, by), best) = search(&now.fine, &before.fine, fine, seen_fine, centre, FINE_RADIUS)?;
+    let still = cost(&now.fine, &before.fine, fine, seen_fine, (0, 0))?;
+    if still - best < MIN_GAIN {
+        return None;
+    }
+    // A parabola through the cost at the best shift and its neighbours places the minimum between texels.
+    let at = |d| cost(&now.fine, &before.fine, fine, seen_fine, d);
+    let refine = |minus: Option<f32>, plus: Option<f32>| match (minus, plus) {
+        (Some(m), Some(p)) if m + p - 2.0 * best > 1e-6 => (0.5 * (m - p) / (m + p - 2.0 * best)).clamp(-0.5, 0.5),
+        _ => 0.0,
+    };
+    let fx = refine(at((bx - 1, by)), at((bx + 1, by)));
+    let fy = refine(at((bx, by - 1)), at((bx, by + 1)));
+    Some((bx as f32 + fx, by as f32 + fy))
+}
+
+/// Per block, the shift of its person texels (fine texels, searched around the person's overall `shift`);
+/// blocks with too few take the person-weighted mean of their neighbours', and blocks away from the person
+/// `fallback` (the person's smoothed overall shift over the same frames).
+fn block_field(
+    now: &Plane,
+    before: &Plane,
+    person: &[usize],
+    seen: Option<&[bool]>,
+    shift: (f32, f32),
+    fallback: [f32; 2],
+) -> MotionField {
+    let (cols, rows) = (now.width.div_ceil(FIELD_BLOCK), now.height.div_ceil(FIELD_BLOCK));
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); cols * rows];
+    for &i in person {
+        let (x, y) = (i % now.width, i / now.width);
+        members[(y / FIELD_BLOCK) * cols + x / FIELD_BLOCK].push(i);
+    }
+    let centre = (shift.0.round() as i32, shift.1.round() as i32);
+    let own: Vec<Option<[f32; 2]>> = members
+        .iter()
+        .map(|texels| {
+            if texels.len() < MIN_BLOCK_PERSON {
+                return None;
+            }
+            let at = |d| cost(now, before, texels, seen, d);
+            let mut best: Option<((i32, i32), f32)> = None;
+            for dy in -BLOCK_RADIUS..=BLOCK_RADIUS {
+                for dx in -BLOCK_RADIUS..=BLOCK_RADIUS {
+                    let d = (centre.0 + dx, centre.1 + dy);
+                    if let Some(c) = at(d) {
+                        if best.is_none_or(|(_, b)| c < b) {
+                            best = Some((d, c));
+                        }
+                    }
+                }
+            }
+            let ((bx, by), b) = best?;
+            // A flat block matches anywhere about as well: it moves with the person.
+            if at(centre).is_some_and(|c| c - b < MIN_GAIN || b > BLOCK_GAIN * c) {
+                return Some([shift.0, shift.1]);
+            }
+            let refine = |minus: Option<f32>, plus: Option<f32>| match (minus, plus) {
+                (Some(m), Some(p)) if m + p - 2.0 * b > 1e-6 => (0.5 * (m - p) / (m + p - 2.0 * b)).clamp(-0.5, 0.5),
+                _ => 0.0,
+            };
+            let fx = refine(at((bx - 1, by)), at((bx + 1, by)));
+            let fy = refine(at((bx, by - 1)), at((bx, by + 1)));
+            Some([bx as f32 + fx, by as f32 + fy])
+        })
+        .collect();
+    let weights: Vec<f32> = members.iter().map(|m| m.len() as f32).collect();
+    let velocity = (0..cols * rows)
+        .map(|b| {
+            if let Some(v) = own[b] {
+                return v;
+            }
+            let (bx, by) = ((b % cols) as i32, (b / cols) as i32);
+            let (mut sum, mut weight) = ([0.0f32; 2], 0.0f32);
+            for ny in by - 1..=by + 1 {
+                for nx in bx - 1..=bx + 1 {
+                    if nx < 0 || ny < 0 || nx >= cols as i32 || ny >= rows as i32 {
+                        continue;
+                    }
+                    let n = ny as usize * cols + nx as usize;
+                    if let Some(v) = own[n] {
+                        sum = [sum[0] + weights[n] * v[0], sum[1] + weights[n] * v[1]];
+                        weight += weights[n];
+                    }
+                }
+            }
+            if weight > 0.0 {
+                [sum[0] / weight, sum[1] / weight]
+            } else {
+                fallback
+            }
+        })
+        .collect();
+    MotionField { cols, rows, velocity }
+}
+
+/// True when the picture changed almost everywhere: the mean change of an 8x8 thumbnail over the cells both
+/// frames hold (at least half of them) passes SCENE_CUT.
+fn scene_cut(now: &Plane, before: &Plane, seen: Option<&[bool]>) -> bool {
+    let (cw, ch) = (now.width / THUMB, now.height / THUMB);
+    if cw == 0 || ch == 0 {
+        return false;
+    }
+    let (mut change, mut cells) = (0.0f32, 0usize);
+    for ty in 0..THUMB {
+        for tx in 0..THUMB {
+            let texels = (0..ch).flat_map(|y| (0..cw).map(move |x| (ty * ch + y) * now.width + tx * cw + x));
+            if seen.is_some_and(|s| texels.clone().any(|i| !s[i])) {
+                continue;
+            }
+            let (a, b) = texels.fold((0.0f32, 0.0f32), |(a, b), i| (a + now.luma[i], b + before.luma[i]));
+            change += (a - b).abs() / (cw * ch) as f32;
+            cells += 1;
+        }
+    }
+    2 * cells >= THUMB * THUMB && change / cells as f32 > SCENE_CUT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 256x256 frame: a textured 80x120 "person" at `x` over a textured background, and its mask.
+    fn scene(x: i32, background_shift: i32) -> (Vec<u8>, Vec<u8>) {
+        let (w, h) = (256i32, 256i32);
+        let mut rgba = Vec::with_capacity((w * h * 4) as usize);
+        let mut mask = Vec::with_capacity((w * h) as usize);
+        for py in 0..h {
+            for px in 0..w {
+                let inside = px >= x && px < x + 80 && (60..180).contains(&py);
+                let v = if inside {
+                    // Texture fixed to the person.
+                    (((px - x) * 7 + py * 3) % 64 + 150) as u8
+                } else {
+                    (((px + background_shift) / 9 + py / 11) % 2 * 60 + 20) as u8
+                };
+                rgba.extend_from_slice(&[v, v, v, 255]);
+                mask.push(if inside { 255 } else { 0 });
+            }
+        }
+        (rgba, mask)
+    }
+
+    fn observe(m: &mut MotionEstimator, x: i32, seq: u64, crop: Crop) -> Motion {
+        let (rgba, mask) = scene(x, 0);
+        m.observe(RgbaView::new(256, 256, &rgba), Some(&mask), crop, seq)
+    }
+
+    #[test]
+    fn a_moving_person_gives_their_velocity_in_frame_units() {
+        let mut m = MotionEstimator::default();
+        assert_eq!(observe(&mut m, 60, 0, Crop::FULL), Motion::default(), "nothing to compare the first frame with");
+        let mut last = Motion::default();
+        for (i, seq) in (1..8).enumerate() {
+            last = observe(&mut m, 60 + 6 * (i as i32 + 1), seq, Crop::FULL);
+            assert!(!last.cut);
+        }
+        // 6 texels of 256 per frame, converged after a few frames.
+        let want = 6.0 / 256.0;
+        assert!((last.velocity[0] - want).abs() < 0.1 * want, "{last:?}");
+        assert!(last.velocity[1].abs() < 0.05 * want, "{last:?}");
+    }
+
+    #[test]
+    fn frames_skipped_between_masks_divide_the_shift() {
+        let mut m = MotionEstimator::default();
+        observe(&mut m, 60, 0, Crop::FULL);
+        let mut last = Motion::default();
+        for i in 1..8 {
+            // 8 texels between masks two video frames apart: 4 per frame.
+            last = observe(&mut m, 60 + 8 * i, 2 * i as u64, Crop::FULL);
+        }
+        let want = 4.0 / 256.0;
+        assert!((last.velocity[0] - want).abs() < 0.1 * want, "{last:?}");
+    }
+
+    #[test]
+    fn a_still_person_has_no_velocity_and_a_moving_background_is_not_the_person() {
+        let mut m = MotionEstimator::default();
+        for seq in 0..5 {
+            let (rgba, mask) = scene(80, seq as i32 * 5);
+            let motion = m.observe(RgbaView::new(256, 256, &rgba), Some(&mask), Crop::FULL, seq);
+            assert_eq!(motion.velocity, [0.0, 0.0], "frame {seq}");
+        }
+    }
+
+    #[test]
+    fn a_moved_crop_is_not_motion() {
+        // The same still picture seen through a crop that moved: on the frame, nothing moved.
+        let (w, h) = (512usize, 256usize);
+        let (wide, wide_mask) = {
+            let (a, m) = scene(100, 0);
+            // Twice as wide: the 256-wide scene, then a copy of its background.
+            let mut rgba = vec![0u8; w * h * 4];
+            let mut mask = vec![0u8; w * h];
+            for y in 0..h {
+                for x in 0..w {
+                    let sx = x.min(255);
+                    let src = if x < 256 { y * 256 + sx } else { y * 256 + (x - 256) % 40 };
+                    rgba[(y * w + x) * 4..(y * w + x) * 4 + 4].copy_from_slice(&a[src * 4..src * 4 + 4]);
+                    mask[y * w + x] = if x < 256 { m[src] } else { 0 };
+                }
+            }
+            (rgba, mask)
+        };
+        let cut_out = |x0: usize| {
+            let mut rgba = Vec::with_capacity(256 * 256 * 4);
+            let mut mask = Vec::with_capacity(256 * 256);
+            for y in 0..256 {
+                rgba.extend_from_slice(&wide[(y * w + x0) * 4..(y * w + x0 + 256) * 4]);
+                mask.extend_from_slice(&wide_mask[y * w + x0..y * w + x0 + 256]);
+            }
+            (rgba, mask)
+        };
+        let mut m = MotionEstimator::default();
+        let (a, am) = cut_out(0);
+        m.observe(RgbaView::new(256, 256, &a), Some(&am), Crop { x: 0.0, y: 0.0, w: 0.5, h: 1.0 }, 0);
+        let (b, bm) = cut_out(32);
+        let motion =
+            m.observe(RgbaView::new(256, 256, &b), Some(&bm), Crop { x: 32.0 / 512.0, y: 0.0, w: 0.5, h: 1.0 }, 1);
+        assert!(!motion.cut);
+        assert!(motion.velocity[0].abs() < 0.002, "{motion:?}");
+    }
+
+    #[test]
+    fn a_new_scene_is_a_cut_and_stops_the_prediction() {
+        let mut m = MotionEstimator::default();
+        observe(&mut m, 60, 0, Crop::FULL);
+        assert!(observe(&mut m, 66, 1, Crop::FULL).velocity[0] > 0.0);
+        let other: Vec<u8> = (0..256 * 256)
+            .flat_map(|i| {
+                let v = if i % 256 < 128 { 250 } else { 200 };
+                [v, v, v, 255]
+            })
+            .collect();
+        let motion = m.observe(RgbaView::new(256, 256, &other), None, Crop::FULL, 2);
+        assert!(motion.cut);
+        assert_eq!(motion.velocity, [0.0, 0.0]);
+    }
+}

@@ -1,0 +1,207 @@
+//! The filter's work on the graphics thread, one stage per file. Once per video frame: have OBS capture the
+//! input (the one capture every filter pays for), hand the worker the previous frame's copy and start this
+//! frame's (`analysis`), keep a copy in sync mode (`kept_frames`), upload the newest mask and place it where
+//! the prediction says the person is on the frame shown (`mask_textures`), and make what the background
+//! mode needs (`blurred_background`, `backdrop`; `shaped_alpha` with grow or feather). Then, for every view
+//! that draws the source, one compositing pass that applies the guided filter's coefficients per pixel.
+//! Nothing here waits for the worker or for the GPU.
+
+mod analysis;
+mod backdrop;
+mod blurred_background;
+mod input;
+mod kept_frames;
+mod mask_textures;
+mod shaders;
+mod shaped_alpha;
+
+use super::graphics::{Effect, Texture, TextureRef};
+use super::pass_times::{timed, PassTimes};
+use super::source::FilterSource;
+use super::source_ref::SourceRef;
+use crate::background_image::{fit_transform, UvTransform};
+use crate::image_loader::ImageLoader;
+use crate::settings::{BackgroundMode, Settings};
+use crate::worker::Worker;
+use analysis::Analysis;
+use backdrop::Backdrop;
+use blurred_background::BlurredBackground;
+use input::Input;
+use kept_frames::KeptFrames;
+use mask_textures::MaskTextures;
+use shaders::Shaders;
+use shaped_alpha::ShapedAlpha;
+use std::path::Path;
+
+/// How far mask and video are apart, for the status line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lag {
+    pub frames: u64,
+    pub synced: bool,
+}
+
+pub struct RenderPipeline {
+    shaders: Shaders,
+    analysis: Analysis,
+    kept: KeptFrames,
+    /// The kept copy shown instead of the live input (sync mode) and its video frame, if any.
+    shown: Option<(TextureRef, u64)>,
+    next_seq: u64,
+    mask: Option<MaskTextures>,
+    padded_rows: Vec<u8>,
+    alpha: ShapedAlpha,
+    blur: BlurredBackground,
+    picture: Option<Texture>,
+    backdrop: Backdrop,
+    frame_time: Option<u64>,
+    size: (u32, u32),
+    timing: Option<PassTimes>,
+}
+
+impl RenderPipeline {
+    /// Compiles the effect and creates the render targets. Call inside the graphics context.
+    pub fn new(effect_file: &Path, name: &str) -> Result<RenderPipeline, String> {
+        Ok(RenderPipeline {
+            shaders: Shaders::new(Effect::from_file(effect_file)?),
+            analysis: Analysis::new(),
+            kept: KeptFrames::new(),
+            shown: None,
+            next_seq: 0,
+            mask: None,
+            padded_rows: Vec::new(),
+            alpha: ShapedAlpha::new(),
+            blur: BlurredBackground::new(),
+            picture: None,
+            backdrop: Backdrop::new(),
+            frame_time: None,
+            size: (0, 0),
+            timing: PassTimes::from_env(name),
+        })
+    }
+
+    /// How many frames the mask trails the newest frame (`synced` false), or, in sync mode when the mask's
+    /// own frame is shown, how many frames the video is delayed (`synced` true).
+    pub fn lag(&self) -> Option<Lag> {
+        let mask = self.mask.as_ref()?;
+        let newest = self.next_seq.saturating_sub(1);
+        let shown = self.shown.map_or(newest, |(_, seq)| seq);
+        Some(Lag { frames: newest.saturating_sub(mask.seq.min(newest)), synced: shown == mask.seq })
+    }
+
+    pub fn render(
+        &mut self,
+        source: FilterSource,
+        settings: &Settings,
+        worker: &Worker,
+        images: &ImageLoader,
+        backdrop: Option<&SourceRef>,
+    ) {
+        let (cx, cy) = source.target_size();
+        if cx == 0 || cy == 0 || worker.failed() {
+            source.skip();
+            return;
+        }
+        if !timed(&mut self.timing, "Capture", (cx, cy), || source.capture_input()) {
+            return;
+        }
+        let live = Input::Live(source);
+        let now = super::source::video_frame_time();
+        if self.frame_time != Some(now) || self.size != (cx, cy) {
+            self.next_frame(live, (cx, cy), settings, worker, images, backdrop);
+            self.frame_time = Some(now);
+        }
+        let input = self.shown.map_or(live, |(texture, _)| Input::Kept(texture));
+        self.composite(input, settings);
+    }
+
+    /// Once per video frame, however many views draw the source.
+    fn next_frame(
+        &mut self,
+        live: Input,
+        size: (u32, u32),
+        settings: &Settings,
+        worker: &Worker,
+        images: &ImageLoader,
+        backdrop: Option<&SourceRef>,
+    ) {
+        if let Some(t) = self.timing.as_mut() {
+            t.collect();
+        }
+        if self.size != size || !settings.sync_video {
+            self.kept.clear();
+        }
+        self.size = size;
+        self.blur.fresh = false;
+        self.alpha.fresh = false;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if settings.sync_video {
+            self.kept.keep(live, seq, size, &self.shaders, &mut self.timing);
+        }
+        self.analysis.run(live, worker, seq, size, &self.shaders, &mut self.timing);
+        if let Some(newest) = worker.latest_mask().filter(|m| self.mask.as_ref().is_none_or(|t| t.seq != m.seq)) {
+            self.mask = MaskTextures::upload(self.mask.take(), &newest, &mut self.padded_rows);
+        }
+        // Sync mode shows the kept frame the mask was computed from, while it is kept; else the live input.
+        self.shown = self.mask.as_ref().filter(|_| settings.sync_video).and_then(|m| self.kept.find(m.seq));
+        if let Some(mask) = self.mask.as_mut() {
+            mask.place_on(self.shown.map_or(seq, |(_, shown)| shown));
+        }
+        if let Some(loaded) = images.take_loaded() {
+            self.picture = loaded.result.ok().and_then(|img| Texture::rgba_static(img.width, img.height, &img.rgba));
+        }
+        self.backdrop.draw(backdrop, settings, size, &mut self.timing);
+    }
+
+    fn composite(&mut self, input: Input, settings: &Settings) {
+        let (cx, cy) = self.size;
+        let Some(mask) = self.mask.as_ref() else {
+            // No mask yet (the model is still loading): show the input as it is.
+            input.draw(&Effect::default_effect(), c"Draw", cx, cy);
+            return;
+        };
+        let (shaders, timing) = (&self.shaders, &mut self.timing);
+        // OBS resets every effect parameter when a technique ends, so the earlier passes run first and each
+        // draw then sets all the parameters it reads.
+        let alpha = self.alpha.get(input, settings, mask, self.size, shaders, timing);
+        let background = match settings.mode {
+            BackgroundMode::Blur => {
+                Some((self.blur.get(input, settings, mask, self.size, shaders, timing), UvTransform::IDENTITY))
+            }
+            BackgroundMode::Image => self.picture.as_ref().map(|picture| {
+                let fit = fit_transform(settings.image_fit, picture.width, picture.height, cx, cy);
+                (picture.as_ref(), fit)
+            }),
+            // Fitted when it was drawn.
+            BackgroundMode::Source => self.backdrop.texture().map(|t| (t, UvTransform::IDENTITY)),
+            BackgroundMode::Color | BackgroundMode::Transparent => None,
+        };
+        let technique = match settings.mode {
+            BackgroundMode::Blur => c"CompositeBlur",
+            BackgroundMode::Image => c"CompositeImage",
+            // Without a drawable source (the status line says why): the background colour.
+            BackgroundMode::Source if background.is_some() => c"CompositeImage",
+            BackgroundMode::Source | BackgroundMode::Color => c"CompositeColor",
+            BackgroundMode::Transparent => c"CompositeTransparent",
+        };
+        if settings.mode == BackgroundMode::Image && background.is_none() {
+            // No usable picture: the status line says why; show the input unchanged.
+            input.draw(&Effect::default_effect(), c"Draw", cx, cy);
+            return;
+        }
+        let p = &shaders.params;
+        shaders.set_mask(mask, settings);
+        p.alpha_ready.set_float(if alpha.is_some() { 1.0 } else { 0.0 });
+        if let Some(a) = alpha {
+            p.alpha.set_texture(a);
+        }
+        p.light_wrap.set_float(settings.light_wrap);
+        p.color.set_vec4(settings.color.to_unit());
+        if let Some((texture, fit)) = background {
+            p.background.set_texture(texture);
+            p.bg_uv_scale.set_vec2(fit.scale);
+            p.bg_uv_offset.set_vec2(fit.offset);
+        }
+        timed(timing, "Composite", (cx, cy), || input.draw(&shaders.effect, technique, cx, cy));
+    }
+}
