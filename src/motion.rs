@@ -23,6 +23,10 @@ const MIN_GAIN: f32 = 0.75;
 /// Share of a new velocity measurement taken (the rest is the previous velocity): damps one bad match
 /// without trailing a change of direction by more than a frame.
 pub const VELOCITY_GAIN: f32 = 0.7;
+/// Measurements the velocity takes the median of before smoothing: a source that shows one picture twice
+/// and then catches up (a decoder or a camera under load) gives single measurements of none and of double
+/// the motion, which the median drops.
+const VELOCITY_MEDIAN: usize = 3;
 /// Mean change of an 8x8 thumbnail (0..255) above which the picture is a new scene.
 pub const SCENE_CUT: f32 = 50.0;
 const THUMB: usize = 8;
@@ -104,7 +108,12 @@ struct Plane {
 #[derive(Default)]
 pub struct MotionEstimator {
     previous: Option<Pyramid>,
+    /// The latest velocity measurements, newest last (at most VELOCITY_MEDIAN).
+    measured: Vec<[f32; 2]>,
     velocity: [f32; 2],
+    /// What the last frame with a picture of its own said, and how many frames since showed it again.
+    last: Motion,
+    repeats: u32,
     scratch: Vec<f32>,
 }
 
@@ -112,7 +121,28 @@ impl MotionEstimator {
     /// Forgets the previous frame (a new video, a new model).
     pub fn reset(&mut self) {
         self.previous = None;
+        self.stop();
+    }
+
+    /// No motion to carry on: the person is still, gone, or in a new scene.
+    fn stop(&mut self) {
+        self.measured.clear();
         self.velocity = [0.0; 2];
+        self.last = Motion::default();
+    }
+
+    /// Takes a velocity measurement: the median of the latest ones, smoothed.
+    fn measure(&mut self, m: [f32; 2]) {
+        if self.measured.len() == VELOCITY_MEDIAN {
+            self.measured.remove(0);
+        }
+        self.measured.push(m);
+        for axis in 0..2 {
+            let mut values: Vec<f32> = self.measured.iter().map(|v| v[axis]).collect();
+            values.sort_by(f32::total_cmp);
+            let median = values[values.len() / 2];
+            self.velocity[axis] += VELOCITY_GAIN * (median - self.velocity[axis]);
+        }
     }
 
     /// Takes frame `seq` (the model's input, cut from the video frame to `crop`) and its person probability
@@ -120,15 +150,23 @@ impl MotionEstimator {
     /// the previous frame given.
     pub fn observe(&mut self, frame: RgbaView<'_>, person: Option<&[u8]>, crop: Crop, seq: u64) -> Motion {
         let fine = half_luma(frame);
+        // The same picture again (a source that showed one picture twice, as a decoder or camera under load
+        // does, or a paused one): it says nothing of the motion. Once, the motion goes on and the next
+        // picture is compared with the earlier frame, over the time between them; more often, it stopped.
+        let same = self.previous.as_ref().is_some_and(|p| p.crop == crop && p.fine.luma == fine.luma);
+        self.repeats = if same { self.repeats.saturating_add(1) } else { 0 };
+        if same && self.repeats == 1 {
+            return self.last.clone();
+        }
         let coarse = fine.halved();
         let now = Pyramid { fine, coarse, crop, seq };
         let Some(mut before) = self.previous.replace(now) else {
-            self.velocity = [0.0; 2];
+            self.stop();
             return Motion::default();
         };
         let now = self.previous.as_ref().expect("just stored");
         if (before.fine.width, before.fine.height) != (now.fine.width, now.fine.height) || now.fine.width < 8 {
-            self.velocity = [0.0; 2];
+            self.stop();
             return Motion::default();
         }
         // The previous frame onto this frame's grid, so both compare texel by texel.
@@ -142,7 +180,7 @@ impl MotionEstimator {
             )
         };
         if scene_cut(&now.coarse, &before.coarse, seen_coarse.as_deref()) {
-            self.velocity = [0.0; 2];
+            self.stop();
             return Motion { cut: true, ..Motion::default() };
         }
         let gap = now.seq.saturating_sub(before.seq).max(1) as f32;
@@ -153,23 +191,21 @@ impl MotionEstimator {
             let shift = match_person(now, &before, &fine_person, &coarse_person, seen_fine, seen_coarse)?;
             Some((shift, fine_person))
         });
-        let measured = match &found {
-            // Fine texels to frame units, per video frame.
-            Some(((dx, dy), _)) => [dx * crop.w / fw / gap, dy * crop.h / fh / gap],
-            None => [0.0; 2],
+        let Some((shift, person)) = found else {
+            self.stop();
+            return Motion::default();
         };
-        for (v, m) in self.velocity.iter_mut().zip(measured) {
-            *v += VELOCITY_GAIN * (m - *v);
+        let mut field = block_field(&now.fine, &before.fine, &person, seen_fine, shift);
+        // Fine texels to frame units, per video frame.
+        self.measure([shift.0 * crop.w / fw / gap, shift.1 * crop.h / fh / gap]);
+        // Each block moves as the person does overall (smoothed), plus what it did apart from them between
+        // these two frames.
+        let overall = [self.velocity[0] / crop.w, self.velocity[1] / crop.h];
+        for v in &mut field.velocity {
+            *v = [overall[0] + (v[0] - shift.0) / fw / gap, overall[1] + (v[1] - shift.1) / fh / gap];
         }
-        let overall = [self.velocity[0] / crop.w * fw * gap, self.velocity[1] / crop.h * fh * gap];
-        let field = found.map(|(shift, person)| {
-            let mut field = block_field(&now.fine, &before.fine, &person, seen_fine, shift, overall);
-            for v in &mut field.velocity {
-                *v = [v[0] / fw / gap, v[1] / fh / gap];
-            }
-            field
-        });
-        Motion { velocity: self.velocity, field, cut: false }
+        self.last = Motion { velocity: self.velocity, field: Some(field), cut: false };
+        self.last.clone()
     }
 }
 
@@ -299,15 +335,8 @@ fn match_person(
 
 /// Per block, the shift of its person texels (fine texels, searched around the person's overall `shift`);
 /// blocks with too few take the person-weighted mean of their neighbours', and blocks away from the person
-/// `fallback` (the person's smoothed overall shift over the same frames).
-fn block_field(
-    now: &Plane,
-    before: &Plane,
-    person: &[usize],
-    seen: Option<&[bool]>,
-    shift: (f32, f32),
-    fallback: [f32; 2],
-) -> MotionField {
+/// the overall shift.
+fn block_field(now: &Plane, before: &Plane, person: &[usize], seen: Option<&[bool]>, shift: (f32, f32)) -> MotionField {
     let (cols, rows) = (now.width.div_ceil(FIELD_BLOCK), now.height.div_ceil(FIELD_BLOCK));
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); cols * rows];
     for &i in person {
@@ -370,7 +399,7 @@ fn block_field(
             if weight > 0.0 {
                 [sum[0] / weight, sum[1] / weight]
             } else {
-                fallback
+                [shift.0, shift.1]
             }
         })
         .collect();
@@ -442,6 +471,30 @@ mod tests {
         let want = 6.0 / 256.0;
         assert!((last.velocity[0] - want).abs() < 0.1 * want, "{last:?}");
         assert!(last.velocity[1].abs() < 0.05 * want, "{last:?}");
+    }
+
+    #[test]
+    fn a_picture_shown_twice_and_the_catch_up_after_it_do_not_swing_the_velocity() {
+        // 6 texels per video frame, but the source shows frame 4's picture again at 5 and catches up at 6.
+        let mut m = MotionEstimator::default();
+        let want = 6.0 / 256.0;
+        for (seq, x) in [60, 66, 72, 78, 84, 84, 96, 102].into_iter().enumerate() {
+            let motion = observe(&mut m, x, seq as u64, Crop::FULL);
+            if seq >= 4 {
+                assert!((motion.velocity[0] - want).abs() < 0.25 * want, "frame {seq}: {motion:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_paused_picture_stops_the_motion() {
+        let mut m = MotionEstimator::default();
+        for (seq, x) in [60, 66, 72, 78].into_iter().enumerate() {
+            observe(&mut m, x, seq as u64, Crop::FULL);
+        }
+        assert!(observe(&mut m, 78, 4, Crop::FULL).velocity[0] > 0.0, "one repeat: the motion goes on");
+        assert_eq!(observe(&mut m, 78, 5, Crop::FULL).velocity, [0.0, 0.0], "paused: no motion");
+        assert_eq!(observe(&mut m, 78, 6, Crop::FULL).velocity, [0.0, 0.0]);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! * `id` — an image set: `images/<id>.jpg`, ground truth `masks/<id>.png` (8-bit, >= 128 = person),
 //!   optionally `ignore/<id>.png` (>= 128 = pixel not scored) and `alpha/<id>.png` (8-bit alpha ground truth).
 //! * `sequence` and `frame` — a video set with per-frame ground truth: the same files under `<sequence>/`
-//!   (`<sequence>/images/<frame>.jpg`, `<sequence>/masks/<frame>.png`, ...).
+//!   (`<sequence>/images/<frame>.jpg`, `<sequence>/masks/<frame>.png`, ...). Pictures may also be `.png`.
 //! * `file` — clips without ground truth: each row names an `.mp4`, found in the folder itself or in its
 //!   `videos/` subfolder. A folder without `index.csv` is also read as clips: every `*.mp4` in it (or in
 //!   `videos/`), sorted by name.
@@ -140,10 +140,11 @@ fn sample(dir: &Path, key: &str, sequence: Option<&str>) -> Result<Sample, Error
         Some(s) => dir.join(s),
         None => dir.to_path_buf(),
     };
-    let image = base.join("images").join(format!("{key}.jpg"));
-    if !image.is_file() {
-        return Err(Error::install(format!("evaluation picture {} is missing", image.display())));
-    }
+    // JPEG as the shared sets have it, or PNG (lossless frames, e.g. scripts/motion_eval_set.py).
+    let jpeg = base.join("images").join(format!("{key}.jpg"));
+    let Some(image) = [jpeg.clone(), jpeg.with_extension("png")].into_iter().find(|p| p.is_file()) else {
+        return Err(Error::install(format!("evaluation picture {} is missing", jpeg.display())));
+    };
     let optional = |folder: &str| Some(base.join(folder).join(format!("{key}.png"))).filter(|p| p.is_file());
     Ok(Sample {
         id: match sequence {

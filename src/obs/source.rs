@@ -178,3 +178,18 @@ impl Drop for ReleaseOnDrop {
 pub fn video_frame_time() -> u64 {
     unsafe { obs_get_video_frame_time() }
 }
+
+/// The number of the video frame being rendered on OBS's video clock (its timestamp over the frame interval),
+/// None before OBS's video is set up. Frames OBS skipped while it lagged are counted, so the difference of
+/// two numbers is the time between them, as the source's pictures advance.
+pub fn video_frame_number() -> Option<u64> {
+    // SAFETY: obs_get_video returns OBS's video output or null; the interval is read from a live output.
+    let interval = unsafe {
+        let video = obs_get_video();
+        if video.is_null() {
+            return None;
+        }
+        video_output_get_frame_time(video)
+    };
+    (interval > 0).then(|| (video_frame_time() + interval / 2) / interval)
+}

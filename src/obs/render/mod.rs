@@ -46,6 +46,7 @@ pub struct RenderPipeline {
     kept: KeptFrames,
     /// The kept copy shown instead of the live input (sync mode) and its video frame, if any.
     shown: Option<(TextureRef, u64)>,
+    /// One past the number of the last video frame rendered.
     next_seq: u64,
     mask: Option<MaskTextures>,
     padded_rows: Vec<u8>,
@@ -133,8 +134,10 @@ impl RenderPipeline {
         self.size = size;
         self.blur.fresh = false;
         self.alpha.fresh = false;
-        let seq = self.next_seq;
-        self.next_seq += 1;
+        // Numbered on OBS's video clock, so frames it skipped while lagging count: masks, motion and the
+        // prediction measure time in frames the source's pictures advanced, not in renders.
+        let seq = super::source::video_frame_number().filter(|&n| n >= self.next_seq).unwrap_or(self.next_seq);
+        self.next_seq = seq + 1;
         if settings.sync_video {
             self.kept.keep(live, seq, size, &self.shaders, &mut self.timing);
         }

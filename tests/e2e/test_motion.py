@@ -1,0 +1,157 @@
+"""Motion: the mask OBS shows with each frame of a moving person, scored against that frame's exact truth.
+
+The sway16 clip of scripts/motion_clips.py (a person cut out of composites_dev on another background, still
+for 1 s, then swaying sideways at up to 16 px per frame for 3 s, looping; every frame carries its index as a
+binary code in the top-left corner) plays in a Media source, so frames arrive asynchronously as from a
+webcam. The filter runs in Transparent mode with the bundled default model; a screenshot's RGB is the frame
+shown and its alpha the mask shown with it, so each screenshot is scored as IoU(alpha >= 128, truth of the
+frame it shows) (scripts/motion_score.py, shared with scripts/bench-motion). Defaults and sync_video
+alternate in blocks, so machine drift hits both.
+
+Screenshots are taken at half size (640x360, scored against the truth scaled alike): a full-size PNG
+screenshot costs OBS about 0.7 s of CPU here, which would neither fit the time budget nor leave OBS alone.
+
+This module runs its own OBS (test_filter.py shuts the shared one down in its last test).
+"""
+from __future__ import annotations
+
+import shutil
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+import obs_harness as h
+from conftest import ARTIFACTS, EVAL_DIR, PLUGIN_ROOT_REL
+
+import motion_clips as mc  # noqa: E402  (scripts/, put on sys.path by obs_harness)
+import motion_score as ms  # noqa: E402
+
+# At the defaults (video not delayed) the mask shown must nearly match sync mode's on moving frames: before
+# the prediction (issue 25) it trailed by 3-4 frames and scored 0.3 lower. The benchmark (scripts/bench-motion,
+# 500+ screenshots) measures the exact gap (docs/motion.md); this short run of ~66 screenshots per setting
+# varies by a few hundredths, hence the wider tolerance here.
+TOLERANCE = 0.08
+# Median maskLagFrames in the quiet second before each block: the copy is read one frame after it was made, its
+# mask shown on the next. (While screenshots are taken, each costs OBS a few hundred ms of CPU on these two
+# cores, OBS skips frames, and the lag counted in video frames rises to 3; the prediction covers it.)
+MAX_LAG = 2
+MAX_SEEN_LAG = 0.5  # median offset of the best-fitting truth on moving frames: the mask lands on the person
+
+CLIP = "sway16"
+SETTINGS = {"defaults": {}, "sync": {"sync_video": True}}
+SHOTS = 66  # scored screenshots per setting
+ROUNDS = 3  # blocks per setting, interleaved: defaults sync sync defaults defaults sync
+SHOT_WIDTH = mc.W // 2
+SETTLE = 2.0  # seconds after a settings change before scoring
+SYNC_MOVING_MIN = 0.8  # sync mode's mask on moving frames: the masks themselves are good
+MIN_FRAMES = 30  # distinct frames (of 120) each setting must have seen: the video played
+FIRST_WAIT = 90.0  # OBS up to the first mask on the clip, including the model load
+SOURCE = "Swaying person"
+SCENE = "Motion scene"
+OUT = ARTIFACTS / "motion"  # this module's OBS log and sample screenshots
+
+
+class _Summary:
+    """Registered while the tests run: prints the measured numbers at the end of the pytest output (output of
+    passing tests is captured)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.lines:
+            terminalreporter.write_sep("-", f"motion: mask shown vs truth of the frame shown ({CLIP})")
+            for line in self.lines:
+                terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="module")
+def motion(tmp_path_factory, request) -> Iterator[dict[str, dict]]:
+    """{setting: ms.summarise(...)} for SETTINGS, measured interleaved in one OBS."""
+    if not (EVAL_DIR / "composites_dev").is_dir() or not (EVAL_DIR / "backgrounds_mate").is_dir():
+        pytest.skip(f"evaluation data not found: {EVAL_DIR} (composites_dev, backgrounds_mate; VBG_EVAL_DIR)")
+    if not shutil.which("ffmpeg"):
+        pytest.skip("ffmpeg not available to make the test clip")
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+    clip = mc.clip(CLIP, EVAL_DIR)
+    home = tmp_path_factory.mktemp("obs-motion-home")
+    h.install_plugin(home / PLUGIN_ROOT_REL, OUT / "install-plugin.txt")
+    filt = h.obs_config.filter_entry(ms.FILTER, settings=ms.MODE)
+    source = h.obs_config.source(SOURCE, "ffmpeg_source",
+                                 {"local_file": str(clip.video), "is_local_file": True, "looping": True,
+                                  "restart_on_activate": False, "hw_decode": False}, [filt])
+    obs = h.ObsInstance(home=home, artifacts=OUT,
+                        config=h.ObsConfig(canvas=(mc.W, mc.H), fps=30, scenes=[h.obs_config.scene(SCENE, [SOURCE])],
+                                           sources=[source]))
+    pm = request.config.pluginmanager
+    summary = pm.get_plugin("vbg-motion-summary") or _Summary()
+    if not pm.is_registered(summary):
+        pm.register(summary, "vbg-motion-summary")
+    try:
+        obs.start()
+        if ms.wait_for_clip(obs, SOURCE, clip, FIRST_WAIT) is None:
+            h.save_png(ms.screenshot(obs, SOURCE), OUT / "no-mask.png")
+            pytest.fail(f"no mask on the playing clip within {FIRST_WAIT:.0f}s (see {OUT}/no-mask.png); "
+                        f"status: {obs.filter_status(SOURCE, ms.FILTER).get('statusText')}")
+        blocks: dict[str, list[ms.Block]] = {name: [] for name in SETTINGS}
+        saved: set[str] = set()
+        for r in range(ROUNDS):
+            for name in (SETTINGS if r % 2 == 0 else reversed(SETTINGS)):
+                def keep(shot: np.ndarray, s: ms.Shot, name: str = name) -> None:
+                    if s.category == "moving" and name not in saved:
+                        saved.add(name)
+                        h.save_png(shot, OUT / f"{name}-moving-f{s.index:03d}.png")
+
+                want = SHOTS // ROUNDS + (r < SHOTS % ROUNDS)
+                blocks[name].append(ms.measure(obs, SOURCE, clip, SETTINGS[name], want, settle=SETTLE,
+                                               width=SHOT_WIDTH, keep=keep))
+        results = {name: ms.summarise(b) for name, b in blocks.items()}
+        summary.lines[:] = [describe(name, r) for name, r in results.items()]
+        yield results
+    finally:
+        obs.stop()
+
+
+def describe(name: str, r: dict) -> str:
+    ious = ", ".join(f"{cat} {r[cat]['iou']:.3f} (n={r[cat]['n']})" for cat in mc.CATEGORIES if r[cat]["n"])
+    return (f"{name}: IoU {ious}; seen lag {r['seen_lag_frames']}; maskLagFrames median {r['mask_lag_frames']} while screenshotting "
+            f"{r['mask_lag_counts']}, {r['idle_mask_lag_frames']} idle; masks/s {r['masks_per_second']} "
+            f"({r['idle_masks_per_second']} idle); {r['distinct_frames']} distinct frames, "
+            f"{r['scored']}/{r['taken']} screenshots scored, {r['shots_per_second']:.2f}/s")
+
+
+def test_the_video_played_and_its_frames_decode(motion: dict[str, dict]) -> None:
+    for name, r in motion.items():
+        text = describe(name, r)
+        assert r["scored"] >= SHOTS, f"too few screenshots carried a readable frame index:\n{text}"
+        assert r["distinct_frames"] >= MIN_FRAMES, f"the screenshots showed too few distinct frames:\n{text}"
+        assert r["moving"]["n"] >= SHOTS // 3, f"too few screenshots of moving frames:\n{text}"
+
+
+def test_sync_masks_fit_the_moving_person(motion: dict[str, dict]) -> None:
+    r = motion["sync"]
+    assert r["moving"]["iou"] >= SYNC_MOVING_MIN, \
+        f"with sync_video the mask should fit the frame it is shown with:\n{describe('sync', r)}"
+
+
+def test_defaults_keep_up_with_motion(motion: dict[str, dict]) -> None:
+    d, s = motion["defaults"], motion["sync"]
+    assert d["moving"]["iou"] >= s["moving"]["iou"] - TOLERANCE, (
+        f"at the defaults the mask trails the moving person (moving IoU {d['moving']['iou']:.3f} vs sync "
+        f"{s['moving']['iou']:.3f}, tolerance {TOLERANCE}):\n{describe('defaults', d)}\n{describe('sync', s)}")
+
+
+def test_defaults_mask_lag(motion: dict[str, dict]) -> None:
+    d = motion["defaults"]
+    assert d["idle_mask_lag_frames"] is not None and d["idle_mask_lag_frames"] <= MAX_LAG, \
+        f"median maskLagFrames above {MAX_LAG} at the defaults:\n{describe('defaults', d)}"
+
+
+def test_the_prediction_lands_the_mask_on_the_frame_shown(motion: dict[str, dict]) -> None:
+    """The mask is maskLagFrames old, yet fits the frame shown best: the prediction moved it on."""
+    d = motion["defaults"]
+    assert d["seen_lag_frames"] is not None and abs(d["seen_lag_frames"]) <= MAX_SEEN_LAG, \
+        f"the mask shown fits another frame than the one shown:\n{describe('defaults', d)}"
