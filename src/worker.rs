@@ -277,6 +277,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 const LOOK_PERIOD: Duration = Duration::from_millis(400);
 
 fn run(shared: &Shared) {
+    crate::threads::yield_to_obs();
     let mut segmenter: Option<Segmenter> = None;
     // The config of the running session, and whether it runs on the configured (non-CPU) device.
     let mut current: Option<WorkerConfig> = None;
