@@ -27,6 +27,9 @@ pub const VELOCITY_GAIN: f32 = 0.7;
 /// and then catches up (a decoder or a camera under load) gives single measurements of none and of double
 /// the motion, which the median drops.
 const VELOCITY_MEDIAN: usize = 3;
+/// Spread of the latest measurements, as a multiple of the speed, at which the prediction stops (see
+/// `MotionEstimator::steadiness`).
+const STEADY_SPREAD: f32 = 2.0;
 /// Mean change of an 8x8 thumbnail (0..255) above which the picture is a new scene.
 pub const SCENE_CUT: f32 = 50.0;
 const THUMB: usize = 8;
@@ -131,6 +134,23 @@ impl MotionEstimator {
         self.last = Motion::default();
     }
 
+    /// How far the latest measurements agree, 0..1: 1 when they are one steady motion, towards 0 when they
+    /// scatter as much as the motion itself (a jump, a spin, a camera whipping round): there a straight-line
+    /// guess moves the mask off the person as often as onto them, so the prediction is scaled by this.
+    fn steadiness(&self) -> f32 {
+        let spread = (0..2)
+            .map(|axis| {
+                let values = self.measured.iter().map(|v| v[axis]);
+                values.clone().fold(f32::MIN, f32::max) - values.fold(f32::MAX, f32::min)
+            })
+            .fold(0.0f32, f32::max);
+        let speed = self.velocity[0].hypot(self.velocity[1]);
+        if self.measured.len() < VELOCITY_MEDIAN || speed <= 0.0 {
+            return 0.0;
+        }
+        (1.0 - spread / (STEADY_SPREAD * speed)).clamp(0.0, 1.0)
+    }
+
     /// Takes a velocity measurement: the median of the latest ones, smoothed.
     fn measure(&mut self, m: [f32; 2]) {
         if self.measured.len() == VELOCITY_MEDIAN {
@@ -200,11 +220,14 @@ impl MotionEstimator {
         self.measure([shift.0 * crop.w / fw / gap, shift.1 * crop.h / fh / gap]);
         // Each block moves as the person does overall (smoothed), plus what it did apart from them between
         // these two frames.
-        let overall = [self.velocity[0] / crop.w, self.velocity[1] / crop.h];
+        let steady = self.steadiness();
+        let velocity = [steady * self.velocity[0], steady * self.velocity[1]];
+        let overall = [velocity[0] / crop.w, velocity[1] / crop.h];
         for v in &mut field.velocity {
-            *v = [overall[0] + (v[0] - shift.0) / fw / gap, overall[1] + (v[1] - shift.1) / fh / gap];
+            let own = [(v[0] - shift.0) / fw / gap, (v[1] - shift.1) / fh / gap];
+            *v = [overall[0] + steady * own[0], overall[1] + steady * own[1]];
         }
-        self.last = Motion { velocity: self.velocity, field: Some(field), cut: false };
+        self.last = Motion { velocity, field: Some(field), cut: false };
         self.last.clone()
     }
 }
@@ -487,6 +510,17 @@ mod tests {
     }
 
     #[test]
+    fn scattered_motion_is_not_predicted() {
+        // Back and forth by 8 texels: the measurements scatter as much as the motion, a guess would miss.
+        let mut m = MotionEstimator::default();
+        let mut last = Motion::default();
+        for (seq, x) in [60, 68, 60, 68, 60, 68, 60].into_iter().enumerate() {
+            last = observe(&mut m, x, seq as u64, Crop::FULL);
+        }
+        assert!(last.velocity[0].abs() < 0.2 * 8.0 / 256.0, "{last:?}");
+    }
+
+    #[test]
     fn a_paused_picture_stops_the_motion() {
         let mut m = MotionEstimator::default();
         for (seq, x) in [60, 66, 72, 78].into_iter().enumerate() {
@@ -561,15 +595,17 @@ mod tests {
     #[test]
     fn a_new_scene_is_a_cut_and_stops_the_prediction() {
         let mut m = MotionEstimator::default();
-        observe(&mut m, 60, 0, Crop::FULL);
-        assert!(observe(&mut m, 66, 1, Crop::FULL).velocity[0] > 0.0);
+        for (seq, x) in [60, 66, 72, 78].into_iter().enumerate() {
+            observe(&mut m, x, seq as u64, Crop::FULL);
+        }
+        assert!(observe(&mut m, 84, 4, Crop::FULL).velocity[0] > 0.0);
         let other: Vec<u8> = (0..256 * 256)
             .flat_map(|i| {
                 let v = if i % 256 < 128 { 250 } else { 200 };
                 [v, v, v, 255]
             })
             .collect();
-        let motion = m.observe(RgbaView::new(256, 256, &other), None, Crop::FULL, 2);
+        let motion = m.observe(RgbaView::new(256, 256, &other), None, Crop::FULL, 5);
         assert!(motion.cut);
         assert_eq!(motion.velocity, [0.0, 0.0]);
     }
