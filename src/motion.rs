@@ -345,15 +345,8 @@ fn match_person(
     if still - best < MIN_GAIN {
         return None;
     }
-    // A parabola through the cost at the best shift and its neighbours places the minimum between texels.
     let at = |d| cost(&now.fine, &before.fine, fine, seen_fine, d);
-    let refine = |minus: Option<f32>, plus: Option<f32>| match (minus, plus) {
-        (Some(m), Some(p)) if m + p - 2.0 * best > 1e-6 => (0.5 * (m - p) / (m + p - 2.0 * best)).clamp(-0.5, 0.5),
-        _ => 0.0,
-    };
-    let fx = refine(at((bx - 1, by)), at((bx + 1, by)));
-    let fy = refine(at((bx, by - 1)), at((bx, by + 1)));
-    Some((bx as f32 + fx, by as f32 + fy))
+    Some(sub_texel((bx, by), best, at))
 }
 
 /// Per block, the shift of its person texels (fine texels, searched around the person's overall `shift`);
@@ -390,13 +383,8 @@ fn block_field(now: &Plane, before: &Plane, person: &[usize], seen: Option<&[boo
             if at(centre).is_some_and(|c| c - b < MIN_GAIN || b > BLOCK_GAIN * c) {
                 return Some([shift.0, shift.1]);
             }
-            let refine = |minus: Option<f32>, plus: Option<f32>| match (minus, plus) {
-                (Some(m), Some(p)) if m + p - 2.0 * b > 1e-6 => (0.5 * (m - p) / (m + p - 2.0 * b)).clamp(-0.5, 0.5),
-                _ => 0.0,
-            };
-            let fx = refine(at((bx - 1, by)), at((bx + 1, by)));
-            let fy = refine(at((bx, by - 1)), at((bx, by + 1)));
-            Some([bx as f32 + fx, by as f32 + fy])
+            let (x, y) = sub_texel((bx, by), b, at);
+            Some([x, y])
         })
         .collect();
     let weights: Vec<f32> = members.iter().map(|m| m.len() as f32).collect();
@@ -427,6 +415,21 @@ fn block_field(now: &Plane, before: &Plane, person: &[usize], seen: Option<&[boo
         })
         .collect();
     MotionField { cols, rows, velocity }
+}
+
+/// The shift `best` (whose cost is `cost_there`) placed between texels: per axis, the minimum of a parabola
+/// through the cost there and at its two neighbours (`at` gives the cost of a shift, None off the picture).
+fn sub_texel(best: (i32, i32), cost_there: f32, at: impl Fn((i32, i32)) -> Option<f32>) -> (f32, f32) {
+    let vertex = |minus: Option<f32>, plus: Option<f32>| match (minus, plus) {
+        (Some(m), Some(p)) if m + p - 2.0 * cost_there > 1e-6 => {
+            (0.5 * (m - p) / (m + p - 2.0 * cost_there)).clamp(-0.5, 0.5)
+        }
+        _ => 0.0,
+    };
+    let (bx, by) = best;
+    let fx = vertex(at((bx - 1, by)), at((bx + 1, by)));
+    let fy = vertex(at((bx, by - 1)), at((bx, by + 1)));
+    (bx as f32 + fx, by as f32 + fy)
 }
 
 /// True when the picture changed almost everywhere: the mean change of an 8x8 thumbnail over the cells both
