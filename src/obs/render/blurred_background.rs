@@ -3,11 +3,8 @@
 
 use super::super::graphics::{Format, TexRender, TextureRef};
 use super::super::pass_times::{timed, PassTimes};
-use super::input::Input;
-use super::mask_textures::MaskTextures;
-use super::shaders::Shaders;
+use super::input::FramePasses;
 use crate::blur;
-use crate::settings::Settings;
 
 pub struct BlurredBackground {
     a: TexRender,
@@ -30,15 +27,8 @@ impl BlurredBackground {
     }
 
     /// This frame's blurred background (made once however many views draw it).
-    pub fn get(
-        &mut self,
-        input: Input,
-        settings: &Settings,
-        mask: &MaskTextures,
-        size: (u32, u32),
-        shaders: &Shaders,
-        timing: &mut Option<PassTimes>,
-    ) -> TextureRef {
+    pub fn get(&mut self, frame: &FramePasses<'_>, timing: &mut Option<PassTimes>) -> TextureRef {
+        let FramePasses { input, settings, mask, size, shaders } = *frame;
         if self.fresh {
             return self.blurred.texture();
         }

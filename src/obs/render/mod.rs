@@ -26,7 +26,7 @@ use crate::worker::Worker;
 use analysis::Analysis;
 use backdrop::Backdrop;
 use blurred_background::BlurredBackground;
-use input::Input;
+use input::{FramePasses, Input};
 use kept_frames::KeptFrames;
 use mask_textures::MaskTextures;
 use shaders::Shaders;
@@ -166,11 +166,10 @@ impl RenderPipeline {
         let (shaders, timing) = (&self.shaders, &mut self.timing);
         // OBS resets every effect parameter when a technique ends, so the earlier passes run first and each
         // draw then sets all the parameters it reads.
-        let alpha = self.alpha.get(input, settings, mask, self.size, shaders, timing);
+        let frame = FramePasses { input, settings, mask, size: self.size, shaders };
+        let alpha = self.alpha.get(&frame, timing);
         let background = match settings.mode {
-            BackgroundMode::Blur => {
-                Some((self.blur.get(input, settings, mask, self.size, shaders, timing), UvTransform::IDENTITY))
-            }
+            BackgroundMode::Blur => Some((self.blur.get(&frame, timing), UvTransform::IDENTITY)),
             BackgroundMode::Image => self.picture.as_ref().map(|picture| {
                 let fit = fit_transform(settings.image_fit, picture.width, picture.height, cx, cy);
                 (picture.as_ref(), fit)

@@ -3,11 +3,8 @@
 
 use super::super::graphics::{Format, TexRender, TextureRef};
 use super::super::pass_times::{timed, PassTimes};
-use super::input::Input;
-use super::mask_textures::MaskTextures;
-use super::shaders::Shaders;
+use super::input::FramePasses;
 use crate::refine;
-use crate::settings::Settings;
 
 pub struct ShapedAlpha {
     a: TexRender,
@@ -23,15 +20,8 @@ impl ShapedAlpha {
 
     /// The shaped opacity of this frame (made once however many views draw it), or None when neither grow nor
     /// feather is set.
-    pub fn get(
-        &mut self,
-        input: Input,
-        settings: &Settings,
-        mask: &MaskTextures,
-        size: (u32, u32),
-        shaders: &Shaders,
-        timing: &mut Option<PassTimes>,
-    ) -> Option<TextureRef> {
+    pub fn get(&mut self, frame: &FramePasses<'_>, timing: &mut Option<PassTimes>) -> Option<TextureRef> {
+        let FramePasses { input, settings, mask, size, shaders } = *frame;
         if settings.grow == 0 && settings.feather == 0 {
             return None;
         }
