@@ -138,6 +138,12 @@ impl CropTracker {
         }
     }
 
+    /// A due look whose picture had not changed since the previous look (`ChangeGate`): it would find what
+    /// that one found, so it counts as done.
+    pub fn look_unchanged(&mut self) {
+        self.since_look = 0;
+    }
+
     /// Takes the mask of a full-frame look: anyone outside the current crop widens it to hold everyone.
     pub fn observe_look(&mut self, mask: &[u8], mask_size: (u32, u32), threshold: f32, frame_size: (u32, u32)) {
         self.since_look = 0;

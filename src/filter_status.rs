@@ -70,7 +70,10 @@ pub struct FilterStatus {
     pub model: String,
     pub device: Device,
     pub ms_per_mask: f32,
+    /// Masks run per second (over up to ten seconds when fewer than a few a second come).
     pub masks_per_second: f32,
+    /// The picture has not changed for a while: the mask shown holds, only a keep-alive mask runs.
+    pub idle: bool,
     /// Frames between the newest frame and the mask shown on it; None before the first mask.
     pub mask_lag_frames: Option<u64>,
     /// The mask shown belongs to the frame shown (sync mode).
@@ -110,6 +113,7 @@ mod tests {
             device: Device::Cpu,
             ms_per_mask: 5.0,
             masks_per_second: 30.0,
+            idle: false,
             mask_lag_frames: Some(1),
             mask_synced: false,
             mode: BackgroundMode::Blur,
@@ -125,6 +129,8 @@ mod tests {
         let a = ready();
         let faster = FilterStatus { ms_per_mask: 4.0, masks_per_second: 31.0, mask_lag_frames: Some(2), ..a.clone() };
         assert!(!faster.announces_change_from(&a));
+        let idle = FilterStatus { idle: true, masks_per_second: 1.0, ..a.clone() };
+        assert!(!idle.announces_change_from(&a), "idling comes and goes with the picture: polled, not announced");
         let broken = FilterStatus {
             stage: Stage::Failed,
             fault: Some(Fault { kind: FaultKind::Model, reason: "no such file".into() }),

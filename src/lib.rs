@@ -6,6 +6,8 @@
 pub mod background_image;
 pub mod background_source;
 pub mod blur;
+pub mod change;
+pub mod change_gate;
 pub mod crop;
 pub mod crop_tracker;
 pub mod error;

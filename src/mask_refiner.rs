@@ -5,15 +5,20 @@
 //! of this at a scene cut. The graphics thread only uploads the result and applies it in the composite.
 //! Shared by the plugin's worker and `vbg`, so both show and measure the same masks.
 
+use crate::change::Picture;
 use crate::crop::Crop;
 use crate::crop_tracker::{CropTracker, Cut};
 use crate::guided_filter::{Guidance, GuidedFilter};
 use crate::mask::Mask;
-use crate::motion::MotionEstimator;
+use crate::motion::{MotionEstimator, MotionField};
 use crate::prediction::{warp, WORKER_AHEAD};
 use crate::preprocess::RgbaView;
 use crate::settings::Settings;
 use crate::temporal::TemporalFilter;
+
+/// A velocity below this (crop units per video frame: a tenth of a pixel across 1920) moves a mask by less
+/// than a pixel over the frames it is predicted: the mask counts as still.
+const SETTLED_VELOCITY: f32 = 5e-5;
 
 /// A mask ready for compositing.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,6 +98,12 @@ pub struct MaskRefiner {
     probability: Vec<f32>,
     /// The crop the previous mask came from.
     crop: Crop,
+    /// The video frame the previous mask came from.
+    seq: Option<u64>,
+    /// The previous mask was not moved on for motion: it holds as it is for as long as the picture stays.
+    settled: bool,
+    /// The next mask is of a picture that stopped changing (`change_gate::Decision::Still`).
+    still_next: bool,
 }
 
 impl MaskRefiner {
@@ -103,12 +114,31 @@ impl MaskRefiner {
         self.tracker.reset();
         self.motion.reset();
         self.crop = Crop::FULL;
+        self.seq = None;
+        self.settled = false;
     }
 
     /// Forgets earlier masks but keeps following the person where they were (a still picture seen again).
     pub fn forget_masks(&mut self) {
         self.temporal.reset();
         self.guided.reset();
+    }
+
+    /// Whether the last mask holds as it is while the picture does not change (`ChangeGate`): it was not
+    /// moved on along the person's motion.
+    pub fn settled(&self) -> bool {
+        self.settled
+    }
+
+    /// The next mask is of a picture that has stopped changing and stands for it until it changes
+    /// (`change_gate::Decision::Still`): smoothing takes it whole.
+    pub fn still_picture_next(&mut self) {
+        self.still_next = true;
+    }
+
+    /// A due full-frame look was skipped because its picture had not changed (`ChangeGate`).
+    pub fn look_unchanged(&mut self) {
+        self.tracker.look_unchanged();
     }
 
     /// What to cut the next frame to.
@@ -122,10 +152,13 @@ impl MaskRefiner {
     }
 
     /// The mask of video frame `seq`, cut as `cut` says, refined for showing, and the crop tracker told where
-    /// the person is; None for a full-frame look, which only moves the crop. `frame` is the model's input.
+    /// the person is; None for a full-frame look, which only moves the crop. `frame` is the model's input,
+    /// `picture` its luma (`change`).
+    #[allow(clippy::too_many_arguments)]
     pub fn process(
         &mut self,
         frame: RgbaView<'_>,
+        picture: &Picture,
         mask: Mask,
         cut: Cut,
         seq: u64,
@@ -140,16 +173,23 @@ impl MaskRefiner {
             return None;
         }
         let same_size = (frame.width, frame.height) == size;
-        let motion = self.motion.observe(frame, same_size.then_some(&mask.data[..]), cut.crop, seq);
+        let motion = self.motion.observe(picture, same_size.then_some(&mask.data[..]), cut.crop, seq);
         if motion.cut {
             // A new scene: nothing the worker carries from one mask to the next applies to it.
             self.forget_masks();
         }
-        let mut refined = self.refine(frame, mask, cut.crop, options.smoothing, options.edge_refine);
+        // A still picture's mask takes the new mask whole, as if long enough had passed for smoothing to get
+        // there: it is shown until the picture changes, not for one frame.
+        let still = std::mem::take(&mut self.still_next);
+        let frames = if still { u64::MAX } else { self.seq.map_or(1, |before| seq.saturating_sub(before).max(1)) };
+        self.seq = Some(seq);
+        let mut refined = self.refine(frame, mask, cut.crop, options.smoothing, frames, options.edge_refine);
         if options.follow {
             let probability = &refined.mask.data;
             self.tracker.observe(motion.cut, probability, size, cut.crop, options.threshold, frame_size);
         }
+        let moving = |field: &MotionField| field.velocity.iter().flatten().any(|v| v.abs() >= SETTLED_VELOCITY);
+        self.settled = !options.predict || !motion.field.as_ref().is_some_and(moving);
         if let Some(field) = motion.field.as_ref().filter(|_| options.predict) {
             let ahead = WORKER_AHEAD as f32;
             let m = &mut refined.mask;
@@ -162,7 +202,8 @@ impl MaskRefiner {
         Some(refined)
     }
 
-    /// Smooths `mask` over time (`smoothing` 0..1, as the setting) and, with `edge_refine`, fits it to
+    /// Smooths `mask` over time (`smoothing` 0..1, as the setting; the previous mask `frames` video frames
+    /// earlier) and, with `edge_refine`, fits it to
     /// `frame`'s edges. `frame` is the model's input, the same size as the mask, cut from the video frame to
     /// `crop`: when the crop moved, the state from earlier masks moves with it.
     fn refine(
@@ -171,6 +212,7 @@ impl MaskRefiner {
         mut mask: Mask,
         crop: Crop,
         smoothing: f32,
+        frames: u64,
         edge_refine: bool,
     ) -> RefinedMask {
         if crop != self.crop {
@@ -178,7 +220,7 @@ impl MaskRefiner {
             self.guided.move_crop(self.crop, crop, (mask.width, mask.height));
             self.crop = crop;
         }
-        self.temporal.apply(frame, &mut mask, smoothing);
+        self.temporal.apply(frame, &mut mask, smoothing, frames);
         let smoothed = self.temporal.smoothed();
         self.probability.clear();
         if smoothed.len() == mask.data.len() {
@@ -208,8 +250,8 @@ mod tests {
         let mut r = MaskRefiner::default();
         let frame = vec![100u8; 2 * 4];
         let view = RgbaView::new(2, 1, &frame);
-        r.refine(view, Mask { width: 2, height: 1, data: vec![0, 0] }, Crop::FULL, 0.9, false);
-        let out = r.refine(view, Mask { width: 2, height: 1, data: vec![255, 255] }, Crop::FULL, 0.9, false);
+        r.refine(view, Mask { width: 2, height: 1, data: vec![0, 0] }, Crop::FULL, 0.9, 1, false);
+        let out = r.refine(view, Mask { width: 2, height: 1, data: vec![255, 255] }, Crop::FULL, 0.9, 1, false);
         // A still pixel moves 10 % of the way: 25.5, kept as a fraction rather than rounded to a byte.
         assert!((out.guidance.coefficients[3] - 0.1).abs() < 1e-6, "{:?}", out.guidance);
         assert_eq!(out.mask.data, vec![26, 26]);

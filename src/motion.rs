@@ -7,8 +7,8 @@
 //! the worker carries from one mask to the next (smoothing, the guided filter's fit, the crop). One change
 //! measure for both, at a quarter and half of the model's size (well under a millisecond at 256x256).
 
-use crate::crop::{move_plane, Crop};
-use crate::preprocess::RgbaView;
+use crate::change::{scene_cut, Picture, Plane};
+use crate::crop::Crop;
 
 /// Search radius at the coarse level (a quarter of the model's size), in its texels: 8 of 64 texels is an
 /// eighth of the crop per frame, beyond a person's motion between two frames.
@@ -30,9 +30,9 @@ const VELOCITY_MEDIAN: usize = 3;
 /// Spread of the latest measurements, as a multiple of the speed, at which the prediction stops (see
 /// `MotionEstimator::steadiness`).
 const STEADY_SPREAD: f32 = 2.0;
-/// Mean change of an 8x8 thumbnail (0..255) above which the picture is a new scene.
-pub const SCENE_CUT: f32 = 50.0;
-const THUMB: usize = 8;
+/// Frames between two analysed frames beyond which their difference says nothing of the motion (a pause,
+/// or a still picture segmented again after a while): the motion starts afresh.
+const MAX_MOTION_GAP: u64 = 8;
 
 /// How many frames ahead the prediction extrapolates the person's motion (the live pipeline's usual lag is 2):
 /// further than that a straight-line guess costs more than it saves.
@@ -101,13 +101,6 @@ struct Pyramid {
     seq: u64,
 }
 
-#[derive(Clone, Default)]
-struct Plane {
-    width: usize,
-    height: usize,
-    luma: Vec<f32>,
-}
-
 #[derive(Default)]
 pub struct MotionEstimator {
     previous: Option<Pyramid>,
@@ -168,8 +161,8 @@ impl MotionEstimator {
     /// Takes frame `seq` (the model's input, cut from the video frame to `crop`) and its person probability
     /// (0..=255, the frame's size; None when the mask has another size), and says how the picture moved since
     /// the previous frame given.
-    pub fn observe(&mut self, frame: RgbaView<'_>, person: Option<&[u8]>, crop: Crop, seq: u64) -> Motion {
-        let fine = half_luma(frame);
+    pub fn observe(&mut self, picture: &Picture, person: Option<&[u8]>, crop: Crop, seq: u64) -> Motion {
+        let fine = picture.fine.clone();
         // The same picture again (a source that showed one picture twice, as a decoder or camera under load
         // does, or a paused one): it says nothing of the motion. Once, the motion goes on and the next
         // picture is compared with the earlier frame, over the time between them; more often, it stopped.
@@ -178,8 +171,7 @@ impl MotionEstimator {
         if same && self.repeats == 1 {
             return self.last.clone();
         }
-        let coarse = fine.halved();
-        let now = Pyramid { fine, coarse, crop, seq };
+        let now = Pyramid { fine, coarse: picture.coarse.clone(), crop, seq };
         let Some(mut before) = self.previous.replace(now) else {
             self.stop();
             return Motion::default();
@@ -203,11 +195,17 @@ impl MotionEstimator {
             self.stop();
             return Motion { cut: true, ..Motion::default() };
         }
-        let gap = now.seq.saturating_sub(before.seq).max(1) as f32;
+        let gap = now.seq.saturating_sub(before.seq).max(1);
+        if gap > MAX_MOTION_GAP {
+            self.stop();
+            return Motion::default();
+        }
+        let gap = gap as f32;
         let (fw, fh) = (now.fine.width as f32, now.fine.height as f32);
         let (seen_fine, seen_coarse) = (seen_fine.as_deref(), seen_coarse.as_deref());
         let found = person.and_then(|p| {
-            let (fine_person, coarse_person) = person_texels(p, frame.width as usize, frame.height as usize);
+            let (width, height) = (picture.size.0 as usize, picture.size.1 as usize);
+            let (fine_person, coarse_person) = person_texels(p, width, height);
             let shift = match_person(now, &before, &fine_person, &coarse_person, seen_fine, seen_coarse)?;
             Some((shift, fine_person))
         });
@@ -230,44 +228,6 @@ impl MotionEstimator {
         self.last = Motion { velocity, field: Some(field), cut: false };
         self.last.clone()
     }
-}
-
-impl Plane {
-    /// Onto crop `to`'s grid from crop `from`'s; says per texel whether it was inside `from`.
-    fn move_to(&mut self, from: Crop, to: Crop, scratch: &mut Vec<f32>) -> Vec<bool> {
-        let size = (self.width as u32, self.height as u32);
-        move_plane(&mut self.luma, 1, size, from, to, scratch)
-    }
-
-    /// 2x2 box average (odd edges dropped).
-    fn halved(&self) -> Plane {
-        let (w, h) = (self.width / 2, self.height / 2);
-        let mut luma = Vec::with_capacity(w * h);
-        for y in 0..h {
-            let (a, b) = (&self.luma[2 * y * self.width..], &self.luma[(2 * y + 1) * self.width..]);
-            for x in 0..w {
-                luma.push(0.25 * (a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1]));
-            }
-        }
-        Plane { width: w, height: h, luma }
-    }
-}
-
-/// Luma (Rec. 601 weights) of an RGBA frame, 2x2 box-averaged.
-fn half_luma(frame: RgbaView<'_>) -> Plane {
-    let (fw, w, h) = (frame.width as usize, frame.width as usize / 2, frame.height as usize / 2);
-    let y_of = |i: usize| {
-        let p = &frame.data[i * 4..i * 4 + 3];
-        0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
-    };
-    let mut luma = Vec::with_capacity(w * h);
-    for y in 0..h {
-        let (a, b) = (2 * y * fw, (2 * y + 1) * fw);
-        for x in 0..w {
-            luma.push(0.25 * (y_of(a + 2 * x) + y_of(a + 2 * x + 1) + y_of(b + 2 * x) + y_of(b + 2 * x + 1)));
-        }
-    }
-    Plane { width: w, height: h, luma }
 }
 
 /// The person's texels (mostly person over the block) at half and a quarter of the mask's size.
@@ -432,31 +392,10 @@ fn sub_texel(best: (i32, i32), cost_there: f32, at: impl Fn((i32, i32)) -> Optio
     (bx as f32 + fx, by as f32 + fy)
 }
 
-/// True when the picture changed almost everywhere: the mean change of an 8x8 thumbnail over the cells both
-/// frames hold (at least half of them) passes SCENE_CUT.
-fn scene_cut(now: &Plane, before: &Plane, seen: Option<&[bool]>) -> bool {
-    let (cw, ch) = (now.width / THUMB, now.height / THUMB);
-    if cw == 0 || ch == 0 {
-        return false;
-    }
-    let (mut change, mut cells) = (0.0f32, 0usize);
-    for ty in 0..THUMB {
-        for tx in 0..THUMB {
-            let texels = (0..ch).flat_map(|y| (0..cw).map(move |x| (ty * ch + y) * now.width + tx * cw + x));
-            if seen.is_some_and(|s| texels.clone().any(|i| !s[i])) {
-                continue;
-            }
-            let (a, b) = texels.fold((0.0f32, 0.0f32), |(a, b), i| (a + now.luma[i], b + before.luma[i]));
-            change += (a - b).abs() / (cw * ch) as f32;
-            cells += 1;
-        }
-    }
-    2 * cells >= THUMB * THUMB && change / cells as f32 > SCENE_CUT
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preprocess::RgbaView;
 
     /// A 256x256 frame: a textured 80x120 "person" at `x` over a textured background, and its mask.
     fn scene(x: i32, background_shift: i32) -> (Vec<u8>, Vec<u8>) {
@@ -481,7 +420,7 @@ mod tests {
 
     fn observe(m: &mut MotionEstimator, x: i32, seq: u64, crop: Crop) -> Motion {
         let (rgba, mask) = scene(x, 0);
-        m.observe(RgbaView::new(256, 256, &rgba), Some(&mask), crop, seq)
+        m.observe(&Picture::of(RgbaView::new(256, 256, &rgba)), Some(&mask), crop, seq)
     }
 
     #[test]
@@ -552,7 +491,7 @@ mod tests {
         let mut m = MotionEstimator::default();
         for seq in 0..5 {
             let (rgba, mask) = scene(80, seq as i32 * 5);
-            let motion = m.observe(RgbaView::new(256, 256, &rgba), Some(&mask), Crop::FULL, seq);
+            let motion = m.observe(&Picture::of(RgbaView::new(256, 256, &rgba)), Some(&mask), Crop::FULL, seq);
             assert_eq!(motion.velocity, [0.0, 0.0], "frame {seq}");
         }
     }
@@ -587,10 +526,14 @@ mod tests {
         };
         let mut m = MotionEstimator::default();
         let (a, am) = cut_out(0);
-        m.observe(RgbaView::new(256, 256, &a), Some(&am), Crop { x: 0.0, y: 0.0, w: 0.5, h: 1.0 }, 0);
+        m.observe(&Picture::of(RgbaView::new(256, 256, &a)), Some(&am), Crop { x: 0.0, y: 0.0, w: 0.5, h: 1.0 }, 0);
         let (b, bm) = cut_out(32);
-        let motion =
-            m.observe(RgbaView::new(256, 256, &b), Some(&bm), Crop { x: 32.0 / 512.0, y: 0.0, w: 0.5, h: 1.0 }, 1);
+        let motion = m.observe(
+            &Picture::of(RgbaView::new(256, 256, &b)),
+            Some(&bm),
+            Crop { x: 32.0 / 512.0, y: 0.0, w: 0.5, h: 1.0 },
+            1,
+        );
         assert!(!motion.cut);
         assert!(motion.velocity[0].abs() < 0.002, "{motion:?}");
     }
@@ -608,7 +551,7 @@ mod tests {
                 [v, v, v, 255]
             })
             .collect();
-        let motion = m.observe(RgbaView::new(256, 256, &other), None, Crop::FULL, 5);
+        let motion = m.observe(&Picture::of(RgbaView::new(256, 256, &other)), None, Crop::FULL, 5);
         assert!(motion.cut);
         assert_eq!(motion.velocity, [0.0, 0.0]);
     }

@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::settings::Device;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -21,8 +22,10 @@ pub struct WorkerStatus {
     pub state: ModelState,
     /// Smoothed milliseconds per mask (pre-processing, inference and post-processing).
     pub ms_per_mask: f32,
-    /// Masks published during the last full second.
+    /// Masks run per second: over the last second, or over up to ten when fewer came (`RateMeter`).
     pub masks_per_second: f32,
+    /// The picture has not changed for a while: only the once-a-second keep-alive mask runs (`ChangeGate`).
+    pub idle: bool,
     /// Where the running model runs.
     pub device: Device,
     /// Set when the chosen device could not run the model and the CPU took over.
@@ -49,43 +52,61 @@ impl Default for WorkerStatus {
             state: ModelState::Idle,
             ms_per_mask: 0.0,
             masks_per_second: 0.0,
+            idle: false,
             device: Device::Cpu,
             fallback: None,
         }
     }
 }
 
-/// Measures masks per second over one-second windows and smooths the time per mask.
+/// Measures masks per second and smooths the time per mask. The rate is counted over the last second while
+/// masks come often; when fewer than a few came in it (a still picture segmented once a second), over up to
+/// ten seconds since the masks slowed down, so rates below one a second read as such rather than as 0 or 1.
 #[derive(Debug)]
 pub struct RateMeter {
-    window_start: Instant,
-    count: u32,
+    started: Instant,
+    /// When each of the recent masks was made, oldest first (at most LONG_WINDOW back).
+    times: VecDeque<Instant>,
+    /// Since when fewer than BUSY masks came per second.
+    slow_since: Option<Instant>,
     pub masks_per_second: f32,
     pub ms_per_mask: f32,
 }
 
 impl RateMeter {
     const WINDOW: Duration = Duration::from_secs(1);
+    const LONG_WINDOW: Duration = Duration::from_secs(10);
+    /// Masks in the last second that make a rate worth reading off one second.
+    const BUSY: usize = 3;
 
     pub fn new(now: Instant) -> RateMeter {
-        RateMeter { window_start: now, count: 0, masks_per_second: 0.0, ms_per_mask: 0.0 }
+        RateMeter { started: now, times: VecDeque::new(), slow_since: None, masks_per_second: 0.0, ms_per_mask: 0.0 }
     }
 
     pub fn record(&mut self, took: Duration, now: Instant) {
         let ms = took.as_secs_f32() * 1000.0;
         self.ms_per_mask = if self.ms_per_mask == 0.0 { ms } else { 0.9 * self.ms_per_mask + 0.1 * ms };
-        self.count += 1;
+        self.times.push_back(now);
         self.roll(now);
     }
 
-    /// Closes the window once a second has passed, so the rate falls to 0 when masks stop.
+    /// Recounts the rate at `now`, so it falls when masks stop.
     pub fn roll(&mut self, now: Instant) {
-        let elapsed = now.duration_since(self.window_start);
-        if elapsed >= Self::WINDOW {
-            self.masks_per_second = self.count as f32 / elapsed.as_secs_f32();
-            self.count = 0;
-            self.window_start = now;
+        while self.times.front().is_some_and(|t| now.duration_since(*t) > Self::LONG_WINDOW) {
+            self.times.pop_front();
         }
+        let since = |from: Instant| self.times.iter().filter(|t| **t > from).count();
+        let second_ago = now.checked_sub(Self::WINDOW).unwrap_or(self.started).max(self.started);
+        let last_second = since(second_ago);
+        if last_second >= Self::BUSY || now.duration_since(self.started) < Self::WINDOW {
+            self.slow_since = None;
+            let span = now.duration_since(second_ago).as_secs_f32().max(1e-3);
+            self.masks_per_second = if span >= 0.5 { last_second as f32 / span } else { self.masks_per_second };
+            return;
+        }
+        let from = *self.slow_since.get_or_insert(second_ago);
+        let from = from.max(now.checked_sub(Self::LONG_WINDOW).unwrap_or(from));
+        self.masks_per_second = since(from) as f32 / now.duration_since(from).as_secs_f32().max(1e-3);
     }
 }
 
@@ -103,6 +124,34 @@ mod tests {
         assert!((m.masks_per_second - 30.0).abs() < 1.0, "{}", m.masks_per_second);
         assert!((m.ms_per_mask - 4.0).abs() < 0.01);
         m.roll(t0 + Duration::from_millis(2500));
+        assert!(m.masks_per_second < 0.7, "{}", m.masks_per_second);
+        m.roll(t0 + Duration::from_millis(12_000));
         assert_eq!(m.masks_per_second, 0.0);
+    }
+
+    #[test]
+    fn a_busy_rate_slowing_to_one_mask_a_second_reads_as_one() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut m = RateMeter::new(t0);
+        for i in 1..=90 {
+            m.record(Duration::from_millis(4), ms(i * 1000 / 30));
+        }
+        // Then one mask a second, with frames rolling the meter in between.
+        let mut readings = Vec::new();
+        for s in 4..=20 {
+            m.record(Duration::from_millis(4), ms(s * 1000));
+            for f in 1..30 {
+                m.roll(ms(s * 1000 + f * 33));
+                if s >= 8 {
+                    readings.push(m.masks_per_second);
+                }
+            }
+        }
+        for r in &readings {
+            assert!((0.7..=1.3).contains(r), "{r} in {readings:?}");
+        }
+        let mean = readings.iter().sum::<f32>() / readings.len() as f32;
+        assert!((mean - 1.0).abs() < 0.1, "{mean}");
     }
 }

@@ -4,6 +4,7 @@
 //! Runs at the model's resolution on the frames the model saw, after inference, in the worker (plugin) and
 //! in the offline pipeline (`vbg`), so both show and measure the same masks.
 
+use crate::change::pixel_change;
 use crate::crop::{move_plane, Crop};
 use crate::mask::Mask;
 use crate::preprocess::RgbaView;
@@ -65,9 +66,12 @@ impl TemporalFilter {
         &self.weights
     }
 
-    /// Blends `mask` (computed from `frame`, same size) with the masks before it. `smoothing` 0 leaves the
-    /// mask as it is; towards 1 still pixels change more slowly.
-    pub fn apply(&mut self, frame: RgbaView<'_>, mask: &mut Mask, smoothing: f32) {
+    /// Blends `mask` (computed from `frame`, same size) with the masks before it, the previous one `frames`
+    /// video frames earlier. `smoothing` 0 leaves the mask as it is; towards 1 still pixels change more
+    /// slowly. Smoothing works in time, not per mask: `smoothing` is what a still pixel keeps per video frame,
+    /// so a mask after a pause of many frames (a still picture segmented again once a second) takes nearly
+    /// all of the new mask, as smoothing every frame would have got there by then.
+    pub fn apply(&mut self, frame: RgbaView<'_>, mask: &mut Mask, smoothing: f32, frames: u64) {
         let fresh = (frame.width, frame.height) != (mask.width, mask.height)
             || self.size != (mask.width, mask.height)
             || smoothing <= 0.0;
@@ -81,7 +85,7 @@ impl TemporalFilter {
             }
             return;
         }
-        let keep = smoothing.clamp(0.0, 0.99);
+        let keep = smoothing.clamp(0.0, 0.99).powi(frames.clamp(1, 1000) as i32);
         self.weights.resize(mask.data.len(), 0.0); // fully overwritten
         let (now, _) = frame.data.as_chunks::<4>();
         let (before, _) = self.previous_frame.as_chunks::<4>();
@@ -104,7 +108,7 @@ impl TemporalFilter {
 /// How much of a new value a pixel takes: 1 - keep where its colour (RGBA `now` against `before`) is still,
 /// all of it where it changed by MOTION_FULL or more.
 pub fn motion_weight(now: [u8; 4], before: [u8; 4], keep: f32) -> f32 {
-    let change = now[0].abs_diff(before[0]).max(now[1].abs_diff(before[1])).max(now[2].abs_diff(before[2]));
+    let change = pixel_change(now, before);
     let motion = (f32::from(change) * (1.0 / MOTION_FULL)).min(1.0);
     1.0 - keep * (1.0 - motion)
 }
@@ -135,21 +139,21 @@ mod tests {
         let mut t = TemporalFilter::default();
         let still = frame(100, 2);
         let mut m = mask(&[0, 0]);
-        t.apply(RgbaView::new(2, 1, &still), &mut m, 0.8);
+        t.apply(RgbaView::new(2, 1, &still), &mut m, 0.8, 1);
         assert_eq!(m.data, vec![0, 0]);
 
         // Pixel 0 stays still, pixel 1 changes colour; the model now says "person" for both.
         let mut moved = still.clone();
         moved[4..7].copy_from_slice(&[200, 200, 200]);
         let mut m = mask(&[255, 255]);
-        t.apply(RgbaView::new(2, 1, &moved), &mut m, 0.8);
+        t.apply(RgbaView::new(2, 1, &moved), &mut m, 0.8, 1);
         assert_eq!(m.data[1], 255, "a moving pixel takes the new mask at once");
         assert_eq!(m.data[0], 51, "a still pixel moves 20 % of the way");
 
         // Keeping still, the mask converges to what the model says.
         for _ in 0..40 {
             let mut m = mask(&[255, 255]);
-            t.apply(RgbaView::new(2, 1, &moved), &mut m, 0.8);
+            t.apply(RgbaView::new(2, 1, &moved), &mut m, 0.8, 1);
             if m.data[0] == 255 {
                 return;
             }
@@ -162,15 +166,15 @@ mod tests {
         let mut t = TemporalFilter::default();
         let f = frame(10, 3);
         let mut m = mask(&[1, 2, 3]);
-        t.apply(RgbaView::new(3, 1, &f), &mut m, 0.0);
+        t.apply(RgbaView::new(3, 1, &f), &mut m, 0.0, 1);
         let mut m = mask(&[200, 100, 50]);
-        t.apply(RgbaView::new(3, 1, &f), &mut m, 0.0);
+        t.apply(RgbaView::new(3, 1, &f), &mut m, 0.0, 1);
         assert_eq!(m.data, vec![200, 100, 50]);
 
-        t.apply(RgbaView::new(3, 1, &f), &mut mask(&[0, 0, 0]), 0.9);
+        t.apply(RgbaView::new(3, 1, &f), &mut mask(&[0, 0, 0]), 0.9, 1);
         let g = frame(10, 2);
         let mut m = mask(&[90, 90]);
-        t.apply(RgbaView::new(2, 1, &g), &mut m, 0.9);
+        t.apply(RgbaView::new(2, 1, &g), &mut m, 0.9, 1);
         assert_eq!(m.data, vec![90, 90], "a new size starts afresh");
     }
 
@@ -182,7 +186,7 @@ mod tests {
         let mut outputs = Vec::new();
         for i in 0..30 {
             let mut m = mask(&[if i % 2 == 0 { 100 } else { 160 }]);
-            t.apply(RgbaView::new(1, 1, &f), &mut m, 0.7);
+            t.apply(RgbaView::new(1, 1, &f), &mut m, 0.7, 1);
             outputs.push(m.data[0] as i32);
         }
         let swing = outputs[20..].windows(2).map(|w| (w[0] - w[1]).abs()).max().unwrap();

@@ -2,6 +2,8 @@
 //! OBS's graphics or UI threads), takes the newest frame from a latest-frame slot, and publishes the newest
 //! mask with the sequence number of the frame it came from. Callers never wait for it.
 
+use crate::change::Picture;
+use crate::change_gate::{ChangeGate, Decision};
 use crate::crop_tracker::Cut;
 use crate::error::{Error, ErrorKind};
 use crate::latest_slot::{LatestSlot, Taken};
@@ -14,7 +16,7 @@ use crate::status::{Fallback, ModelState, RateMeter, WorkerStatus};
 use parking_lot::Mutex;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -42,6 +44,27 @@ struct NextCut {
 pub struct MaskFrame {
     pub seq: u64,
     pub refined: RefinedMask,
+    /// The newest video frame the mask holds for: its own, or a later one whose picture had not changed
+    /// (`ChangeGate`). Moves on while the mask is shown, so lag and sync count from it.
+    holds_through: AtomicU64,
+}
+
+impl MaskFrame {
+    pub fn new(seq: u64, refined: RefinedMask) -> MaskFrame {
+        MaskFrame { seq, refined, holds_through: AtomicU64::new(seq) }
+    }
+
+    pub fn holds_through(&self) -> u64 {
+        self.holds_through.load(Ordering::Acquire)
+    }
+}
+
+/// What the worker did with a frame.
+enum Handled {
+    /// Segmented; the mask to show (None for a full-frame look, which only moves the crop).
+    Segmented(Option<RefinedMask>),
+    /// Its picture had not changed since the frame the mask shown came from: no inference.
+    Unchanged,
 }
 
 /// Everything that decides which session runs. A change creates a new session.
@@ -285,11 +308,15 @@ fn run(shared: &Shared) {
     let mut refiner = MaskRefiner::default();
     let mut meter = RateMeter::new(Instant::now());
     let mut last_look = Instant::now();
+    let mut gate = ChangeGate::default();
+    let mut gated_options = MaskOptions::default();
+    let clock = Instant::now();
     loop {
         let pending = shared.pending_config.lock().take();
         if let Some(config) = pending {
             segmenter = None;
             refiner.reset();
+            gate.reset();
             *shared.next_cut.lock() = NextCut::default();
             *shared.input_size.lock() = None;
             set_state(shared, ModelState::Loading(config.model.label.clone()));
@@ -335,13 +362,39 @@ fn run(shared: &Shared) {
         if let Some(s) = segmenter.as_mut() {
             let started = Instant::now();
             let options = *shared.options.lock();
+            if options != gated_options {
+                gate.reset(); // new options: the next frame is segmented with them at once
+                gated_options = options;
+            }
             let view = RgbaView::new(frame.width, frame.height, &frame.rgba);
+            let time = clock.elapsed().as_secs_f64();
             let result = catch_unwind(AssertUnwindSafe(|| {
-                s.segment_with(view, options.mirror_average)
-                    .map(|mask| refiner.process(view, mask, frame.cut, frame.seq, frame.frame_size, options))
+                let picture = Picture::of(view);
+                match gate.decide(&picture, frame.cut, frame.frame_size, time, refiner.settled()) {
+                    Decision::Unchanged => return Ok::<_, Error>(Handled::Unchanged),
+                    Decision::Still => refiner.still_picture_next(),
+                    Decision::Segment => {}
+                }
+                let mask = s.segment_with(view, options.mirror_average)?;
+                let shown = refiner.process(view, &picture, mask, frame.cut, frame.seq, frame.frame_size, options);
+                Ok(Handled::Segmented(shown))
             }));
             match result {
-                Ok(Ok(shown)) => {
+                Ok(Ok(handled)) => {
+                    let segmented = matches!(handled, Handled::Segmented(_));
+                    match handled {
+                        Handled::Segmented(Some(refined)) => {
+                            *shared.mask.lock() = Some(Arc::new(MaskFrame::new(frame.seq, refined)));
+                        }
+                        Handled::Segmented(None) => {}
+                        Handled::Unchanged if frame.cut.look => refiner.look_unchanged(),
+                        Handled::Unchanged => {
+                            // The mask shown holds for this frame too: lag and sync count from it.
+                            if let Some(m) = shared.mask.lock().as_ref().filter(|m| m.seq < frame.seq) {
+                                m.holds_through.fetch_max(frame.seq, Ordering::AcqRel);
+                            }
+                        }
+                    }
                     let mut next = shared.next_cut.lock();
                     let cut = refiner.next_cut();
                     if frame.cut.look {
@@ -353,14 +406,16 @@ fn run(shared: &Shared) {
                     }
                     *next = NextCut { crop: refiner.crop(), look_due: next.look_due || cut.look || overdue };
                     drop(next);
-                    if let Some(refined) = shown {
-                        *shared.mask.lock() = Some(Arc::new(MaskFrame { seq: frame.seq, refined }));
-                    }
                     let now = Instant::now();
-                    meter.record(now - started, now);
+                    if segmented {
+                        meter.record(now - started, now);
+                    } else {
+                        meter.roll(now);
+                    }
                     let mut status = shared.status.lock();
                     status.ms_per_mask = meter.ms_per_mask;
                     status.masks_per_second = meter.masks_per_second;
+                    status.idle = gate.idle();
                 }
                 Ok(Err(e)) if on_device => {
                     // The device took the session but cannot run it: the CPU takes over from the next frame.

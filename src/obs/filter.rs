@@ -195,6 +195,7 @@ impl Filter {
             device: worker.device,
             ms_per_mask: worker.ms_per_mask,
             masks_per_second: worker.masks_per_second,
+            idle: worker.idle && stage == Stage::Ready,
             mask_lag_frames: lag.as_ref().map(|l| l.frames),
             mask_synced: lag.is_some_and(|l| l.synced),
             mode: settings.mode,
@@ -222,8 +223,12 @@ fn status_text(s: &FilterStatus) -> String {
                 (Some(frames), false) => fill(&text("Status.Behind"), &[&frames.to_string()]),
             };
             let ms = format!("{:.1}", s.ms_per_mask);
-            let rate = format!("{:.0}", s.masks_per_second);
-            let ready = fill(&text("Status.Ready"), &[&s.model, &ms, &rate, &lag]);
+            let rate = if s.masks_per_second < 10.0 {
+                format!("{:.1}", s.masks_per_second)
+            } else {
+                format!("{:.0}", s.masks_per_second)
+            };
+            let ready = fill(&text(if s.idle { "Status.Idle" } else { "Status.Ready" }), &[&s.model, &ms, &rate, &lag]);
             match &s.fallback {
                 Some(f) => {
                     format!("{} · {ready}", fill(&text("Status.Fallback"), &[f.wanted.display_name(), &f.reason]))

@@ -101,6 +101,7 @@ fn write_status(out: Data, source_name: &str, filter_name: &str, s: &FilterStatu
     out.set_string("device", s.device.key());
     out.set_double("msPerMask", f64::from(s.ms_per_mask));
     out.set_double("masksPerSecond", f64::from(s.masks_per_second));
+    out.set_bool("idle", s.idle);
     if let Some(lag) = s.mask_lag_frames {
         out.set_int("maskLagFrames", lag as i64);
     }

@@ -3,6 +3,8 @@
 
 use super::compositor::Compositor;
 use super::gpu::Gpu;
+use crate::change::Picture;
+use crate::change_gate::{ChangeGate, Decision};
 use crate::crop_tracker::Cut;
 use crate::error::Error;
 use crate::mask::Mask;
@@ -24,8 +26,16 @@ pub struct Pipeline {
     pub segmenter: Segmenter,
     pub settings: Settings,
     refiner: MaskRefiner,
+    /// Skips frames whose picture did not change, as the plugin's worker does (`--every-frame` turns it off).
+    gate: Option<ChangeGate>,
+    /// The last mask made, shown again for a frame the gate skips.
+    last: Option<RefinedMask>,
+    /// Frames per second of the video, for the gate's keep-alive.
+    pub frame_rate: f64,
     /// The number of the next frame, as the plugin numbers video frames.
     seq: u64,
+    segmented: u64,
+    skipped: u64,
     /// Live timing: the masks of the last frames, oldest first.
     recent: VecDeque<RefinedMask>,
     /// Frames are shown live (`render_live`): masks are moved on for a later frame, as in OBS.
@@ -42,7 +52,12 @@ impl Pipeline {
             segmenter,
             settings,
             refiner: MaskRefiner::default(),
+            gate: Some(ChangeGate::default()),
+            last: None,
+            frame_rate: 30.0,
             seq: 0,
+            segmented: 0,
+            skipped: 0,
             recent: VecDeque::new(),
             live: false,
         })
@@ -52,6 +67,20 @@ impl Pipeline {
     pub fn reset_temporal(&mut self) {
         self.refiner.reset();
         self.recent.clear();
+        self.last = None;
+        if let Some(gate) = self.gate.as_mut() {
+            gate.reset();
+        }
+    }
+
+    /// Segments every frame, as the plugin did before it skipped unchanged pictures (for comparison).
+    pub fn segment_every_frame(&mut self) {
+        self.gate = None;
+    }
+
+    /// Frames segmented and frames skipped as unchanged since the pipeline was made.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.segmented, self.skipped)
     }
 
     fn options(&self) -> MaskOptions {
@@ -69,12 +98,31 @@ impl Pipeline {
         let options = self.options();
         let seq = self.seq;
         self.seq += 1;
+        let time = seq as f64 / self.frame_rate.max(1.0);
         loop {
             let cut = if options.follow { self.refiner.next_cut() } else { Cut::FULL };
             let small = self.compositor.analysis_input(w, h, cut.crop);
             let view = RgbaView::new(w, h, &small);
+            let picture = Picture::of(view);
+            let settled = self.refiner.settled();
+            let decision =
+                self.gate.as_mut().map_or(Decision::Segment, |g| g.decide(&picture, cut, frame_size, time, settled));
+            match (decision, cut.look, self.last.as_ref()) {
+                (Decision::Unchanged, true, _) => {
+                    self.refiner.look_unchanged();
+                    continue;
+                }
+                (Decision::Unchanged, false, Some(last)) => {
+                    self.skipped += 1;
+                    return Ok(last.clone());
+                }
+                (Decision::Still, ..) => self.refiner.still_picture_next(),
+                _ => {}
+            }
             let mask = self.segmenter.segment_with(view, options.mirror_average)?;
-            if let Some(refined) = self.refiner.process(view, mask, cut, seq, frame_size, options) {
+            self.segmented += 1;
+            if let Some(refined) = self.refiner.process(view, &picture, mask, cut, seq, frame_size, options) {
+                self.last = Some(refined.clone());
                 return Ok(refined);
             }
         }

@@ -16,6 +16,17 @@ pub struct VideoInfo {
     pub has_audio: bool,
 }
 
+impl VideoInfo {
+    /// Frames per second (30 when the stated rate does not parse).
+    pub fn frame_rate(&self) -> f64 {
+        let (n, d) = self.rate.split_once('/').unwrap_or((&self.rate, "1"));
+        match (n.trim().parse::<f64>(), d.trim().parse::<f64>()) {
+            (Ok(n), Ok(d)) if n > 0.0 && d > 0.0 => n / d,
+            _ => 30.0,
+        }
+    }
+}
+
 fn tool_error(tool: &str, e: std::io::Error) -> Error {
     Error::install(format!("cannot run {tool} ({e}); install it with: apt-get install ffmpeg"))
 }

@@ -2,7 +2,9 @@
 
 use crate::args::{usage, Args};
 use crate::json::Json;
+use crate::worker_cpu;
 use obs_virtual_background::background_image::DecodedImage;
+use obs_virtual_background::change::Picture;
 use obs_virtual_background::crop_tracker::Cut;
 use obs_virtual_background::error::Error;
 use obs_virtual_background::mask::Mask;
@@ -63,7 +65,10 @@ fn test_mask(w: u32, h: u32) -> Mask {
 }
 
 pub fn run(raw: &[String]) -> Result<(), Error> {
-    let args = Args::parse(raw, &["--runs", "--json"], &[])?;
+    let args = Args::parse(raw, &["--runs", "--json", "--worker-cpu", "--seconds"], &[])?;
+    if let Some(inputs) = args.value("--worker-cpu") {
+        return worker_cpu_section(inputs, &args);
+    }
     let runs: usize = args.number("--runs", 200)?.max(1);
     let models: Vec<&CatalogEntry> = match args.value("--model").unwrap_or("all") {
         "all" => CATALOG.iter().filter(|e| model_file(e.file).is_file()).collect(),
@@ -156,7 +161,7 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     let full = MaskOptions { follow: false, ..MaskOptions::default() };
     let view = RgbaView::new(256, 256, &small);
     let refined = MaskRefiner::default()
-        .process(view, test_mask(256, 256), Cut::FULL, 0, (256, 256), full)
+        .process(view, &Picture::of(view), test_mask(256, 256), Cut::FULL, 0, (256, 256), full)
         .expect("a mask of the whole frame is shown");
     let picture = DecodedImage { width: 640, height: 360, rgba: test_frame(640, 360) };
     compositor.set_background(Some(&picture));
@@ -216,6 +221,32 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     Ok(())
 }
 
+/// `--worker-cpu`: the worker thread's CPU time per second of video for each input (`worker_cpu`).
+fn worker_cpu_section(inputs: &str, args: &Args) -> Result<(), Error> {
+    let settings = args.settings()?;
+    let seconds: f64 = args.number("--seconds", 20.0)?;
+    println!("worker thread CPU per second of video, fed in real time ({seconds} s each, after a warm-up)");
+    println!("  {:<28} {:>6} {:>8} {:>11} {:>6}", "input", "fps", "masks/s", "worker CPU", "idle");
+    let mut rows = Vec::new();
+    for input in inputs.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let m = worker_cpu::measure(input, &settings, seconds)?;
+        println!(
+            "  {:<28} {:>6.1} {:>8.2} {:>10.3}c {:>5.0}%",
+            m.input,
+            m.frames_per_second,
+            m.masks_per_second,
+            m.worker_cores,
+            100.0 * m.idle_share
+        );
+        rows.push(m.json());
+    }
+    if let Some(path) = args.value("--json") {
+        let report = Json::obj(vec![("worker_cpu", Json::Arr(rows))]);
+        std::fs::write(path, report.render()).map_err(|e| Error::image(format!("cannot write {path}: {e}")))?;
+    }
+    Ok(())
+}
+
 /// Median time of each compositing pass, each submitted and waited for alone (wall time on the GPU's queue).
 fn pass_times(
     compositor: &mut Compositor,
@@ -256,6 +287,7 @@ const REFINE_OPTIONS: MaskOptions = MaskOptions {
 fn refine_cost(w: u32, h: u32, frame: &[u8], runs: usize) -> (Spread, Option<f64>) {
     let view = RgbaView::new(w, h, frame);
     let mask = test_mask(w, h);
+    let picture = Picture::of(view);
     let mut refiner = MaskRefiner::default();
     let mut samples = Vec::new();
     let mut cpu_start = None;
@@ -265,7 +297,7 @@ fn refine_cost(w: u32, h: u32, frame: &[u8], runs: usize) -> (Spread, Option<f64
         }
         let m = mask.clone();
         let started = Instant::now();
-        let refined = refiner.process(view, m, refiner.next_cut(), i as u64, (w, h), REFINE_OPTIONS);
+        let refined = refiner.process(view, &picture, m, refiner.next_cut(), i as u64, (w, h), REFINE_OPTIONS);
         if i >= WARMUP {
             samples.push(started.elapsed());
         }

@@ -34,14 +34,20 @@ struct Totals {
     /// Per sequence or clip: name, flicker in 0..1, frame pairs, mean IoU (when it has ground truth).
     flicker: Vec<(String, f64, usize, Option<f64>)>,
     tolerance: Option<u32>,
+    /// Frames segmented, and frames skipped because their picture had not changed (`ChangeGate`).
+    masks: (u64, u64),
 }
 
 pub fn run(raw: &[String]) -> Result<(), Error> {
-    let args = Args::parse(raw, &["--json", "--save-masks", "--limit", "--edge-ceiling", "--live-lag"], &["--quiet"])?;
+    let args = Args::parse(
+        raw,
+        &["--json", "--save-masks", "--limit", "--edge-ceiling", "--live-lag"],
+        &["--quiet", "--every-frame"],
+    )?;
     let [set_dir] = args.positional.as_slice() else {
         return Err(usage(
             "vbg eval SET_DIR [settings] [--json FILE] [--save-masks DIR] [--limit N] [--edge-ceiling TEXELS] \
-             [--live-lag FRAMES]"
+             [--live-lag FRAMES] [--every-frame]"
                 .into(),
         ));
     };
@@ -54,6 +60,10 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     let mut settings = args.settings()?;
     settings.mode = BackgroundMode::Transparent;
     let mut pipeline = Pipeline::new(settings)?;
+    if args.switch("--every-frame") {
+        // As the plugin did before it skipped frames whose picture had not changed: for comparison.
+        pipeline.segment_every_frame();
+    }
     let set = dataset::open(set_dir)?;
     let mut totals = Totals::default();
     let quiet = args.switch("--quiet");
@@ -100,6 +110,7 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     if !quiet {
         eprintln!();
     }
+    totals.masks = pipeline.counts();
     report(set_dir, &totals, &args)
 }
 
@@ -190,6 +201,7 @@ fn clip_flicker(
     let mut flicker = Flicker::new();
     let mut n = 0;
     pipeline.reset_temporal();
+    pipeline.frame_rate = info.frame_rate();
     while n < limit && decoder.next_frame(&mut frame)? {
         let view = RgbaView::new(info.width, info.height, &frame);
         let (out, _) = match live_lag {
@@ -245,6 +257,11 @@ fn report(set_dir: &Path, t: &Totals, args: &Args) -> Result<(), Error> {
         let iou = iou.map_or(String::new(), |i| format!("mIoU {i:.4}, "));
         println!("  {seq:<26} {iou}flicker {:.4} (1/255) over {pairs} frame pairs", f * 255.0);
     }
+    let (segmented, skipped) = t.masks;
+    if skipped > 0 {
+        let share = 100.0 * skipped as f64 / (segmented + skipped) as f64;
+        println!("frames: {segmented} segmented, {skipped} skipped as unchanged ({share:.1} %)");
+    }
     if t.tolerance.is_some() {
         println!("boundary F: contours matched within ceil(0.008 x image diagonal) px (DAVIS); bF 2px: within {TIGHT_TOLERANCE_PX} px; flicker: mean |mask change| on pixels whose colour changed <= 8/255");
     }
@@ -259,6 +276,8 @@ fn report(set_dir: &Path, t: &Totals, args: &Args) -> Result<(), Error> {
             ("boundary_f_2px", num(bf_tight)),
             ("alpha_mae", num(mae)),
             ("flicker_levels", num(flicker.map(|f| f * 255.0))),
+            ("frames_segmented", Json::Num(segmented as f64)),
+            ("frames_skipped_unchanged", Json::Num(skipped as f64)),
             (
                 "sequences",
                 Json::Arr(

@@ -6,6 +6,7 @@ mod bench;
 mod eval;
 mod json;
 mod render;
+mod worker_cpu;
 
 use obs_virtual_background::error::Error;
 
@@ -15,11 +16,17 @@ vbg: put a virtual background behind a person, outside OBS
 usage:
   vbg render IN OUT [settings]       a photo (.png .jpg .bmp) or a video (.mp4 .mkv .mov .webm; audio kept)
   vbg eval SET_DIR [settings] [--json FILE] [--save-masks DIR] [--limit N] [--live-lag FRAMES]
+           [--every-frame]
                                      mask quality on a set in the layout of shared/eval; on video,
                                      --live-lag shows each frame with the mask of the frame FRAMES
-                                     before it, moved on by the prediction, as OBS does live
+                                     before it, moved on by the prediction, as OBS does live;
+                                     --every-frame segments every frame (no skipping of frames
+                                     whose picture did not change)
   vbg bench [--model general|landscape|all] [--threads 1,2] [--runs N] [--json FILE]
                                      time per step, masks per second, compositing time
+  vbg bench --worker-cpu still,CLIP.mp4,... [settings] [--seconds N] [--json FILE]
+                                     the worker thread's CPU time per second of video, fed in real
+                                     time; `still` is the sample picture with webcam-like noise
 
 settings (names, defaults and ranges are the OBS filter's):
   --mode blur|image|source|color|transparent (blur) --blur 1..100           (50)

@@ -113,6 +113,7 @@ fn render_video(
     let alpha = pipeline.settings.mode == BackgroundMode::Transparent;
     let mut decoder = Decoder::open(input, &info)?;
     let mut encoder = Encoder::create(output, &info, input, alpha)?;
+    pipeline.frame_rate = info.frame_rate();
     let mut frame = Vec::new();
     let mut done = 0u64;
     let started = Instant::now();

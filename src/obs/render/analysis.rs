@@ -12,6 +12,9 @@ use crate::worker::{Frame, Worker};
 
 /// Copies in flight between the GPU and the CPU: the one started this frame and the one read now.
 const STAGE_RING: usize = 2;
+/// Video frames a copy may be older than the frame being drawn and still be handed to the worker: OBS skips
+/// a frame or two under load, but a longer gap means the source was not drawn in between.
+const MAX_STAGED_AGE: u64 = 3;
 
 pub struct Analysis {
     /// The newest input at the model's size.
@@ -41,7 +44,16 @@ impl Analysis {
         let Some((width, height)) = worker.input_size() else { return };
         let slot = (seq % STAGE_RING as u64) as usize;
         let previous = (slot + STAGE_RING - 1) % STAGE_RING;
-        if let (Some((seq, cut)), Some(surface)) = (self.staged[previous].take(), self.stages[previous].as_mut()) {
+        let staged = self.staged[previous].take();
+        // A copy made before a pause (the source was not drawn for a while) shows a picture that is gone.
+        let (fresh, stale) = match staged {
+            Some((staged_seq, cut)) if seq.saturating_sub(staged_seq) > MAX_STAGED_AGE => (None, Some(cut)),
+            other => (other, None),
+        };
+        if let Some(cut) = stale {
+            worker.cut_unused(cut);
+        }
+        if let (Some((seq, cut)), Some(surface)) = (fresh, self.stages[previous].as_mut()) {
             let mut rgba = worker.take_buffer();
             if surface.read_rows(|row| rgba.extend_from_slice(row)) {
                 let (width, height) = (surface.width, surface.height);

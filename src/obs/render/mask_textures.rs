@@ -12,6 +12,8 @@ pub struct MaskTextures {
     pub coefficients: Texture,
     /// The video frame the mask was computed from.
     pub seq: u64,
+    /// The newest video frame the mask holds for (`MaskFrame::holds_through`).
+    pub holds_through: u64,
     /// The mask's own size (without padding).
     pub size: (u32, u32),
     /// The probability's rows are padded to a multiple of 4 bytes (OpenGL's unpack alignment); this crops
@@ -69,6 +71,7 @@ impl MaskTextures {
             probability,
             coefficients,
             seq: newest.seq,
+            holds_through: newest.holds_through(),
             size: (m.width, m.height),
             uv_scale: [m.width as f32 / padded_width as f32, 1.0],
             crop,

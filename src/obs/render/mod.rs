@@ -80,13 +80,15 @@ impl RenderPipeline {
         })
     }
 
-    /// How many frames the mask trails the newest frame (`synced` false), or, in sync mode when the mask's
-    /// own frame is shown, how many frames the video is delayed (`synced` true).
+    /// How many frames the mask trails the newest frame (`synced` false), or, in sync mode when a frame the
+    /// mask holds for is shown, how many frames the video is delayed (`synced` true). A mask holds for its
+    /// own frame and for later ones whose picture had not changed, so a still picture's lag stays put.
     pub fn lag(&self) -> Option<Lag> {
         let mask = self.mask.as_ref()?;
         let newest = self.next_seq.saturating_sub(1);
         let shown = self.shown.map_or(newest, |(_, seq)| seq);
-        Some(Lag { frames: newest.saturating_sub(mask.seq.min(newest)), synced: shown == mask.seq })
+        let holds = mask.holds_through.min(newest);
+        Some(Lag { frames: newest.saturating_sub(holds), synced: shown == holds })
     }
 
     pub fn render(
@@ -142,11 +144,17 @@ impl RenderPipeline {
             self.kept.keep(live, seq, size, &self.shaders, &mut self.timing);
         }
         self.analysis.run(live, worker, seq, size, &self.shaders, &mut self.timing);
-        if let Some(newest) = worker.latest_mask().filter(|m| self.mask.as_ref().is_none_or(|t| t.seq != m.seq)) {
-            self.mask = MaskTextures::upload(self.mask.take(), &newest, &mut self.padded_rows);
+        if let Some(newest) = worker.latest_mask() {
+            if self.mask.as_ref().is_none_or(|t| t.seq != newest.seq) {
+                self.mask = MaskTextures::upload(self.mask.take(), &newest, &mut self.padded_rows);
+            }
+            if let Some(mask) = self.mask.as_mut().filter(|t| t.seq == newest.seq) {
+                mask.holds_through = newest.holds_through();
+            }
         }
-        // Sync mode shows the kept frame the mask was computed from, while it is kept; else the live input.
-        self.shown = self.mask.as_ref().filter(|_| settings.sync_video).and_then(|m| self.kept.find(m.seq));
+        // Sync mode shows the newest kept frame the mask holds for (the one it was computed from, or a later
+        // one whose picture had not changed), while it is kept; else the live input.
+        self.shown = self.mask.as_ref().filter(|_| settings.sync_video).and_then(|m| self.kept.find(m.holds_through));
         if let Some(mask) = self.mask.as_mut() {
             mask.place_on(self.shown.map_or(seq, |(_, shown)| shown));
         }
