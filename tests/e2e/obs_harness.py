@@ -364,6 +364,26 @@ class ObsInstance:
     def request(self, name: str, data: dict | None = None) -> dict:
         return self.client.send(name, data, raw=True) or {}
 
+    def request_batch(self, requests: list[tuple[str, dict]], per_frame: bool = True) -> list[dict]:
+        """obs-websocket's RequestBatch: `requests` as (requestType, requestData). With `per_frame` they run
+        in order on OBS's graphics thread (executionType SerialFrame), where ("Sleep", {"sleepFrames": n})
+        waits n video frames. Returns each request's responseData ({} when it has none); raises on a failed
+        request."""
+        ws = self.client.base_client.ws
+        batch_id = f"batch-{time.monotonic_ns()}"
+        ws.send(json.dumps({"op": 8, "d": {
+            "requestId": batch_id, "haltOnFailure": True, "executionType": 1 if per_frame else 0,
+            "requests": [{"requestType": t, "requestData": d} for t, d in requests]}}))
+        while True:
+            message = json.loads(ws.recv())
+            if message.get("op") == 9 and message["d"].get("requestId") == batch_id:
+                break
+        results = message["d"]["results"]
+        for r in results:
+            if not r.get("requestStatus", {}).get("result"):
+                raise RuntimeError(f"batch request {r.get('requestType')} failed: {r.get('requestStatus')}")
+        return [r.get("responseData") or {} for r in results]
+
     def screenshot(self, source: str) -> np.ndarray:
         """The source rendered through its filters at its native size, HxWx4 uint8 RGBA."""
         r = self.request("GetSourceScreenshot", {"sourceName": source, "imageFormat": "png"})
@@ -451,6 +471,19 @@ class ObsInstance:
             except OSError:  # the thread ended meanwhile
                 pass
         return names
+
+    def thread_cpu_seconds(self, name: str) -> float:
+        """CPU seconds used so far by OBS's threads named `name` (Linux per-thread accounting)."""
+        total = 0.0
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                if (task / "comm").read_text().strip() != name:
+                    continue
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the thread ended meanwhile
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def plugin_threads(self) -> int:
         """The plugin's own threads alive now (inference and picture loading; named vbg-*)."""
