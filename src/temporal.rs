@@ -179,6 +179,26 @@ mod tests {
     }
 
     #[test]
+    fn smoothing_works_in_time_not_per_mask() {
+        // A still pixel whose mask changed: one mask 30 frames later (a still picture's keep-alive) gets as far
+        // as 30 masks one frame apart would.
+        let f = frame(50, 1);
+        let (mut every_frame, mut once) = (TemporalFilter::default(), TemporalFilter::default());
+        for t in [&mut every_frame, &mut once] {
+            t.apply(RgbaView::new(1, 1, &f), &mut mask(&[0]), 0.9, 1);
+        }
+        let mut m = mask(&[255]);
+        for _ in 0..30 {
+            m = mask(&[255]);
+            every_frame.apply(RgbaView::new(1, 1, &f), &mut m, 0.9, 1);
+        }
+        let mut late = mask(&[255]);
+        once.apply(RgbaView::new(1, 1, &f), &mut late, 0.9, 30);
+        assert!(m.data[0].abs_diff(late.data[0]) <= 1, "{} vs {}", m.data[0], late.data[0]);
+        assert!(late.data[0] >= 240, "{}", late.data[0]);
+    }
+
+    #[test]
     fn flicker_on_a_still_picture_shrinks() {
         // The model alternates 100 and 160 on a still picture: smoothing must damp the swing.
         let mut t = TemporalFilter::default();

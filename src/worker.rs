@@ -573,6 +573,61 @@ mod tests {
     }
 
     #[test]
+    fn an_unchanged_picture_settles_to_the_keep_alive_and_a_change_is_segmented_at_once() {
+        let Some(library) = runtime::library_from_env() else {
+            eprintln!("ORT_DYLIB_PATH not set: skipped");
+            return;
+        };
+        let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(crate::model::SELFIE_GENERAL.file);
+        let mut worker = Worker::start("test", |_| {});
+        worker.set_mask_options(MaskOptions { follow: false, ..MaskOptions::default() });
+        worker.configure(WorkerConfig {
+            runtime_library: library,
+            model: ModelSource::catalog(&crate::model::SELFIE_GENERAL, model),
+            threads: 1,
+            device: Device::Cpu,
+        });
+        let s = wait_for(&worker, |s| matches!(s.state, ModelState::Ready(_) | ModelState::Failed(_)));
+        assert!(matches!(s.state, ModelState::Ready(_)), "{s:?}");
+        let (w, h) = worker.input_size().expect("a model runs");
+        let picture = |shift: u32| -> Vec<u8> {
+            (0..w * h).flat_map(|i| [((i + shift) % w * 255 / w) as u8, (i / w * 255 / h) as u8, 90, 255]).collect()
+        };
+        let submit = |seq: u64, rgba: &[u8]| {
+            let mut buffer = worker.take_buffer();
+            buffer.extend_from_slice(rgba);
+            worker.submit(Frame { seq, width: w, height: h, rgba: buffer, cut: Cut::FULL, frame_size: (w, h) });
+        };
+        // 2.5 s of one picture at 30 frames a second.
+        let still = picture(0);
+        let (mut masks, mut last) = (0, None);
+        for seq in 0..75 {
+            submit(seq, &still);
+            std::thread::sleep(Duration::from_millis(33));
+            let newest = worker.latest_mask().map(|m| m.seq);
+            if newest != last {
+                masks += 1;
+                last = newest;
+            }
+        }
+        let mask = worker.latest_mask().expect("a mask");
+        // The first frame, SETTLE_MASKS more, and a keep-alive a second.
+        assert!((3..=7).contains(&masks), "{masks} masks of a still picture in 2.5 s");
+        assert!(mask.holds_through() >= 70, "the mask holds for the frames since: {}", mask.holds_through());
+        assert!(worker.status().idle);
+        // A change is segmented at once.
+        submit(75, &picture(w / 3));
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while worker.latest_mask().is_none_or(|m| m.seq != 75) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(worker.latest_mask().map(|m| m.seq), Some(75), "the changed picture's mask");
+        std::thread::sleep(Duration::from_millis(20)); // the status is written just after the mask
+        assert!(!worker.status().idle);
+        worker.stop();
+    }
+
+    #[test]
     fn dropping_a_worker_stops_its_thread() {
         let worker = Worker::start("test", |_| {});
         let shared = Arc::downgrade(&worker.shared);

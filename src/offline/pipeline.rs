@@ -78,7 +78,7 @@ impl Pipeline {
         self.gate = None;
     }
 
-    /// Frames segmented and frames skipped as unchanged since the pipeline was made.
+    /// Model runs (masks and full-frame looks) and frames skipped as unchanged since the pipeline was made.
     pub fn counts(&self) -> (u64, u64) {
         (self.segmented, self.skipped)
     }

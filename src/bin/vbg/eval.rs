@@ -259,8 +259,7 @@ fn report(set_dir: &Path, t: &Totals, args: &Args) -> Result<(), Error> {
     }
     let (segmented, skipped) = t.masks;
     if skipped > 0 {
-        let share = 100.0 * skipped as f64 / (segmented + skipped) as f64;
-        println!("frames: {segmented} segmented, {skipped} skipped as unchanged ({share:.1} %)");
+        println!("model runs: {segmented} (masks and full-frame looks); frames skipped as unchanged: {skipped}");
     }
     if t.tolerance.is_some() {
         println!("boundary F: contours matched within ceil(0.008 x image diagonal) px (DAVIS); bF 2px: within {TIGHT_TOLERANCE_PX} px; flicker: mean |mask change| on pixels whose colour changed <= 8/255");
@@ -276,7 +275,7 @@ fn report(set_dir: &Path, t: &Totals, args: &Args) -> Result<(), Error> {
             ("boundary_f_2px", num(bf_tight)),
             ("alpha_mae", num(mae)),
             ("flicker_levels", num(flicker.map(|f| f * 255.0))),
-            ("frames_segmented", Json::Num(segmented as f64)),
+            ("model_runs", Json::Num(segmented as f64)),
             ("frames_skipped_unchanged", Json::Num(skipped as f64)),
             (
                 "sequences",
