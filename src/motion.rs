@@ -137,7 +137,9 @@ impl MotionEstimator {
                 values.clone().fold(f32::MIN, f32::max) - values.fold(f32::MAX, f32::min)
             })
             .fold(0.0f32, f32::max);
-        let speed = self.velocity[0].hypot(self.velocity[1]);
+        // Not f32::hypot: glibc 2.35 versioned hypotf anew, and the plugin keeps to glibc 2.34 (Debian 12's
+        // OBS 29 era and every Flatpak runtime; scripts/test-tarball checks the symbol versions).
+        let speed = (self.velocity[0] * self.velocity[0] + self.velocity[1] * self.velocity[1]).sqrt();
         if self.measured.len() < VELOCITY_MEDIAN || speed <= 0.0 {
             return 0.0;
         }

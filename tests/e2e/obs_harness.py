@@ -533,7 +533,15 @@ def save_onnx_model(path: Path, nodes: list[tuple[str, list[str], list[str]]],
 
 
 def install_plugin(plugin_root: Path, log: Path) -> None:
-    """Install the built plugin with the project's own installer (what a user runs)."""
+    """Install the built plugin with the project's own installer (what a user runs), or, with
+    VBG_PLUGIN_FOLDER set, copy that already installed per-user plugin folder (scripts/test-tarball: the
+    portable archive's install)."""
+    given = os.environ.get("VBG_PLUGIN_FOLDER")
+    if given:
+        shutil.rmtree(plugin_root, ignore_errors=True)
+        shutil.copytree(given, plugin_root, symlinks=True)
+        log.write_text(f"copied the plugin folder {given} (VBG_PLUGIN_FOLDER) to {plugin_root}\n")
+        return
     with open(log, "w") as out:
         r = subprocess.run(["bash", str(REPO / "scripts" / "install-plugin"), "--dest", str(plugin_root)],
                            stdout=out, stderr=subprocess.STDOUT)
