@@ -17,7 +17,7 @@ const MARGIN: f32 = 0.12;
 const MOTION_MASKS: f32 = 6.0;
 /// How far the crop's aspect (in frame pixels) may differ from the model's: a tall person in a portrait
 /// frame gets a taller crop, seen stretched as the whole frame always was (a 16:9 webcam into a square model
-/// is 1.78). Measured: 1.6 keeps every evaluation set at or above the undistorted crop (README, Quality).
+/// is 1.78). Measured: 1.6 keeps every evaluation set at or above the undistorted crop (docs/quality.md, Follow the person).
 const MAX_STRETCH: f32 = 1.6;
 /// A side of the box this close to the crop's edge (in mask texels) is cut off by it: the person goes on.
 const TOUCH_TEXELS: f32 = 1.5;

@@ -297,3 +297,45 @@ fn a_video_background_loops_under_the_person_frame_by_frame() {
         .contains("--background"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `vbg --help` names every model `--model` takes, and `--model modnet` runs MODNet (which scripts/setup fetches
+/// into the cache: without it the test says so and stops).
+#[test]
+fn help_names_every_model_and_modnet_runs() {
+    let help = vbg(&["--help"]);
+    let model_lines: Vec<&str> = help.lines().filter(|l| l.contains("--model")).collect();
+    assert!(model_lines.len() >= 2, "{help}");
+    for line in &model_lines {
+        for name in ["general", "landscape", "modnet"] {
+            assert!(line.contains(name), "`{line}` does not name {name}");
+        }
+    }
+    assert!(help.contains("FILE.onnx"), "{help}");
+    let cached = PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+        .join(".cache/obs-virtual-background/models/modnet.onnx");
+    let shipped = repo().join("models/modnet.onnx");
+    if !cached.is_file() && !shipped.is_file() {
+        eprintln!("skipped the MODNet run: {} not found (scripts/setup fetches it)", cached.display());
+        return;
+    }
+    let set = eval_dir().join("composites_dev");
+    assert!(set.is_dir(), "{} missing (set VBG_EVAL_DIR)", set.display());
+    let dir = scratch("modnet");
+    let report = dir.join("report.json");
+    let out = vbg(&[
+        "eval",
+        set.to_str().unwrap(),
+        "--model",
+        "modnet",
+        "--limit",
+        "3",
+        "--quiet",
+        "--json",
+        report.to_str().unwrap(),
+    ]);
+    let json = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(json_number(&json, "n"), 3.0, "{out}");
+    // MODNet on these composites scores well above chance: a wrong layout or model would not.
+    assert!(json_number(&json, "mean_iou") > 0.7, "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -22,7 +22,7 @@ usage:
                                      before it, moved on by the prediction, as OBS does live;
                                      --every-frame segments every frame (no skipping of frames
                                      whose picture did not change)
-  vbg bench [--model general|landscape|all] [--threads 1,2] [--runs N] [--json FILE]
+  vbg bench [--model general|landscape|modnet|all] [--threads 1,2] [--runs N] [--json FILE]
                                      time per step, masks per second, compositing time
   vbg bench --worker-cpu still,CLIP.mp4,... [settings] [--seconds N] [--json FILE]
                                      the worker thread's CPU time per second of video, fed in real
@@ -32,7 +32,8 @@ settings (names, defaults and ranges are the OBS filter's):
   --mode blur|image|source|color|transparent (blur) --blur 1..100           (50)
   --background FILE  a picture, or a video that loops under the person (image and source modes)
   --fit cover|contain|stretch (cover)              --color #rrggbb          (#00ff00)
-  --model general|landscape|FILE.onnx   (general)  --threads 1..8           (1)
+  --model general|landscape|modnet|FILE.onnx       --threads 1..8           (1)
+                     (general; modnet: fetched by scripts/setup)
   --threshold 0..1  (0.5)                          --softness 0..0.5        (0.1)
   --edge-refine true|false (true)  --follow true|false (true)  --mirror-average true|false (false)
   --predict true|false (true)
