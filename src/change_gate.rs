@@ -21,9 +21,9 @@ pub enum Decision {
     Unchanged,
     /// A new mask.
     Segment,
-    /// A new mask of a picture that has stopped changing (the last before the gate closes, or a keep-alive):
-    /// it stands for the picture until it changes, so temporal smoothing takes it whole rather than part of
-    /// the way from masks of earlier pictures, where smoothing every frame would have got by then.
+    /// A new mask of a picture that has stopped changing, under a mask that was not moved on for motion (the
+    /// mask that closes the gate, or a keep-alive while idle): it stands for the picture until it changes, so
+    /// temporal smoothing takes it whole rather than part of the way from masks of earlier pictures.
     Still,
 }
 
@@ -47,7 +47,8 @@ pub struct ChangeGate {
     mask: Option<Reference>,
     /// The last full-frame look segmented (with "Follow the person", looks see what the crop does not).
     look: Option<Reference>,
-    /// Masks in a row whose picture had not changed since the mask before.
+    /// Masks in a row whose picture had not changed since the mask before, under a mask not moved on for
+    /// motion.
     unchanged_masks: u32,
 }
 
@@ -73,11 +74,12 @@ impl ChangeGate {
         time: f64,
         settled: bool,
     ) -> Decision {
+        let idle = self.idle();
         let reference = if cut.look { &mut self.look } else { &mut self.mask };
         let unchanged = reference.as_ref().is_some_and(|r| r.same_as(picture, cut.crop, frame_size));
         let fresh = reference.as_ref().is_some_and(|r| time - r.time < KEEP_ALIVE);
         // A look only finds where people are, for the crop: an unchanged one has nothing new to say.
-        let skip = unchanged && (cut.look || (fresh && settled && self.unchanged_masks >= SETTLE_MASKS));
+        let skip = unchanged && (cut.look || (fresh && settled && idle));
         if skip {
             return Decision::Unchanged;
         }
@@ -85,8 +87,12 @@ impl ChangeGate {
         if cut.look {
             return Decision::Segment;
         }
-        self.unchanged_masks = if unchanged { self.unchanged_masks.saturating_add(1) } else { 0 };
-        if self.unchanged_masks >= SETTLE_MASKS {
+        // Only a still picture under a still mask counts towards closing the gate: a person moving slowly
+        // (each frame under the threshold, but the motion measured) keeps every mask, smoothed as usual.
+        let still = unchanged && settled;
+        self.unchanged_masks = if still { self.unchanged_masks.saturating_add(1) } else { 0 };
+        // The mask that closes the gate, or a keep-alive of an idle picture, stands for the picture.
+        if still && (self.unchanged_masks == SETTLE_MASKS || idle) {
             Decision::Still
         } else {
             Decision::Segment
@@ -137,6 +143,16 @@ mod tests {
         let crop = Cut { crop: Crop { x: 0.25, y: 0.0, w: 0.5, h: 1.0 }, look: false };
         assert!(gate.needs_mask(&still, crop, SIZE, 0.22, true), "another crop");
         assert!(gate.needs_mask(&still, crop, (640, 360), 0.23, true), "another frame size");
+    }
+
+    #[test]
+    fn a_slowly_moving_person_keeps_smoothing_and_the_gate_open() {
+        // Each frame under the threshold, but the worker measures motion (the mask is moved on: not settled).
+        let mut gate = ChangeGate::default();
+        let decisions: Vec<Decision> =
+            (0..30).map(|i| gate.decide(&picture(100), Cut::FULL, SIZE, i as f64 / 30.0, false)).collect();
+        assert!(decisions.iter().all(|d| *d == Decision::Segment), "{decisions:?}");
+        assert!(!gate.idle());
     }
 
     #[test]

@@ -116,6 +116,7 @@ impl MaskRefiner {
         self.crop = Crop::FULL;
         self.seq = None;
         self.settled = false;
+        self.still_next = false;
     }
 
     /// Forgets earlier masks but keeps following the person where they were (a still picture seen again).

@@ -90,8 +90,6 @@ struct Shared {
     spare_buffers: Mutex<Vec<Vec<u8>>>,
     /// Mirrors `ModelState::Failed`, readable without a lock on every frame.
     failed: AtomicBool,
-    /// Mirrors `WorkerStatus::idle`, readable without a lock on every frame.
-    idle: AtomicBool,
     options: Mutex<MaskOptions>,
     next_cut: Mutex<NextCut>,
     on_state_change: StateListener,
@@ -118,7 +116,6 @@ impl Worker {
             status: Mutex::new(WorkerStatus::default()),
             spare_buffers: Mutex::new(Vec::new()),
             failed: AtomicBool::new(false),
-            idle: AtomicBool::new(false),
             options: Mutex::new(MaskOptions::default()),
             next_cut: Mutex::new(NextCut::default()),
             on_state_change: Box::new(on_state_change),
@@ -194,11 +191,6 @@ impl Worker {
         self.shared.failed.load(Ordering::Acquire)
     }
 
-    /// The picture has not changed for a while (`ChangeGate::idle`): what was made from it can be kept.
-    pub fn idle(&self) -> bool {
-        self.shared.idle.load(Ordering::Acquire)
-    }
-
     /// The newest mask, if the lock is free right now: the graphics thread must not wait, it can use the
     /// mask it already has.
     pub fn latest_mask(&self) -> Option<Arc<MaskFrame>> {
@@ -256,7 +248,6 @@ fn set_state(shared: &Shared, state: ModelState) {
         status.ms_per_mask = 0.0;
         status.masks_per_second = 0.0;
         status.idle = false;
-        shared.idle.store(false, Ordering::Release);
     }
     status.state = state.clone();
     shared.failed.store(matches!(state, ModelState::Failed(_)), Ordering::Release);
@@ -426,11 +417,13 @@ fn run(shared: &Shared) {
                     status.ms_per_mask = meter.ms_per_mask;
                     status.masks_per_second = meter.masks_per_second;
                     status.idle = gate.idle();
-                    shared.idle.store(status.idle, Ordering::Release);
                 }
                 Ok(Err(e)) if on_device => {
-                    // The device took the session but cannot run it: the CPU takes over from the next frame.
+                    // The device took the session but cannot run it: the CPU takes over from the next frame,
+                    // starting afresh (the failed frame was taken as the gate's reference).
                     on_device = false;
+                    gate.reset();
+                    refiner.reset();
                     let config = current.clone().expect("a running session has a config");
                     let reason = format!("run failed: {}", e.message);
                     let cpu = catch_unwind(AssertUnwindSafe(|| {

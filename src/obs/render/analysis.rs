@@ -22,11 +22,19 @@ pub struct Analysis {
     stages: [Option<StageSurface>; STAGE_RING],
     /// Per surface, the video frame it holds and the part of it that was cut out.
     staged: [Option<(u64, Cut)>; STAGE_RING],
+    /// Frames analysed so far: picks the surface. Not the video frame's number, which skips when OBS lags
+    /// (every other one under heavy load would always land on the same surface, and none would be read).
+    runs: u64,
 }
 
 impl Analysis {
     pub fn new() -> Analysis {
-        Analysis { shrunk: TexRender::new(Format::Rgba8), stages: Default::default(), staged: [None; STAGE_RING] }
+        Analysis {
+            shrunk: TexRender::new(Format::Rgba8),
+            stages: Default::default(),
+            staged: [None; STAGE_RING],
+            runs: 0,
+        }
     }
 
     /// Hands the previous frame's copy to the worker and starts the copy of video frame `seq` (`input`, of
@@ -42,7 +50,8 @@ impl Analysis {
         timing: &mut Option<PassTimes>,
     ) {
         let Some((width, height)) = worker.input_size() else { return };
-        let slot = (seq % STAGE_RING as u64) as usize;
+        let slot = (self.runs % STAGE_RING as u64) as usize;
+        self.runs += 1;
         let previous = (slot + STAGE_RING - 1) % STAGE_RING;
         let staged = self.staged[previous].take();
         // A copy made before a pause (the source was not drawn for a while) shows a picture that is gone.

@@ -2,9 +2,8 @@
 //! input (the one capture every filter pays for), hand the worker the previous frame's copy and start this
 //! frame's (`analysis`), keep a copy in sync mode (`kept_frames`), upload the newest mask and place it where
 //! the prediction says the person is on the frame shown (`mask_textures`), and make what the background
-//! mode needs (`blurred_background`, held while the worker finds the picture unchanged; `backdrop`;
-//! `shaped_alpha` with grow or feather). Then, for every view that draws the source, one compositing pass
-//! that applies the guided filter's coefficients per pixel.
+//! mode needs (`blurred_background`, `backdrop`; `shaped_alpha` with grow or feather). Then, for every view
+//! that draws the source, one compositing pass that applies the guided filter's coefficients per pixel.
 //! Nothing here waits for the worker or for the GPU.
 
 mod analysis;
@@ -57,18 +56,7 @@ pub struct RenderPipeline {
     backdrop: Backdrop,
     frame_time: Option<u64>,
     size: (u32, u32),
-    /// What the blur was made from: it holds while the worker finds the picture unchanged.
-    blur_made_from: Option<Made>,
     timing: Option<PassTimes>,
-}
-
-/// What a pass that depends on the mask and the settings was made from.
-#[derive(Clone, PartialEq)]
-struct Made {
-    mask: u64,
-    crop: crate::crop::Crop,
-    settings: Settings,
-    size: (u32, u32),
 }
 
 impl RenderPipeline {
@@ -88,7 +76,6 @@ impl RenderPipeline {
             backdrop: Backdrop::new(),
             frame_time: None,
             size: (0, 0),
-            blur_made_from: None,
             timing: PassTimes::from_env(name),
         })
     }
@@ -147,6 +134,8 @@ impl RenderPipeline {
             self.kept.clear();
         }
         self.size = size;
+        self.blur.fresh = false;
+        self.alpha.fresh = false;
         // Numbered on OBS's video clock, so frames it skipped while lagging count: masks, motion and the
         // prediction measure time in frames the source's pictures advanced, not in renders.
         let seq = super::source::video_frame_number().filter(|&n| n >= self.next_seq).unwrap_or(self.next_seq);
@@ -169,16 +158,6 @@ impl RenderPipeline {
         if let Some(mask) = self.mask.as_mut() {
             mask.place_on(self.shown.map_or(seq, |(_, shown)| shown));
         }
-        // The blur of a picture the worker finds unchanged holds until the mask, its place, the settings or
-        // the size change (a change of picture reaches the worker a frame or two later, as a new mask always
-        // does).
-        let made_from =
-            self.mask.as_ref().map(|m| Made { mask: m.seq, crop: m.shown_crop, settings: settings.clone(), size });
-        if !(worker.idle() && made_from.is_some() && made_from == self.blur_made_from) {
-            self.blur.fresh = false;
-        }
-        self.blur_made_from = made_from;
-        self.alpha.fresh = false;
         if let Some(loaded) = images.take_loaded() {
             self.picture = loaded.result.ok().and_then(|img| Texture::rgba_static(img.width, img.height, &img.rgba));
         }
