@@ -99,8 +99,9 @@ impl ChangeGate {
         }
     }
 
-    /// Whether the frame must be segmented (`decide`, for callers that treat every mask alike).
-    pub fn needs_mask(&mut self, picture: &Picture, cut: Cut, size: (u32, u32), time: f64, settled: bool) -> bool {
+    /// Whether the frame must be segmented (`decide`, as the tests ask it).
+    #[cfg(test)]
+    fn needs_mask(&mut self, picture: &Picture, cut: Cut, size: (u32, u32), time: f64, settled: bool) -> bool {
         self.decide(picture, cut, size, time, settled) != Decision::Unchanged
     }
 }

@@ -485,6 +485,20 @@ mod tests {
         }
     }
 
+    /// Has `worker` run the shipped general model on `device` (one thread) and waits until it is ready.
+    fn run_general_model(worker: &Worker, library: PathBuf, device: Device) -> WorkerStatus {
+        let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(crate::model::SELFIE_GENERAL.file);
+        worker.configure(WorkerConfig {
+            runtime_library: library,
+            model: ModelSource::catalog(&crate::model::SELFIE_GENERAL, model),
+            threads: 1,
+            device,
+        });
+        let s = wait_for(worker, |s| matches!(s.state, ModelState::Ready(_) | ModelState::Failed(_)));
+        assert!(matches!(s.state, ModelState::Ready(_)), "{s:?}");
+        s
+    }
+
     #[test]
     fn a_bad_model_fails_once_and_stop_joins_promptly() {
         let changes = Arc::new(AtomicUsize::new(0));
@@ -518,7 +532,6 @@ mod tests {
             eprintln!("ORT_DYLIB_PATH not set: skipped");
             return;
         };
-        let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(crate::model::SELFIE_GENERAL.file);
         let changes = Arc::new(AtomicUsize::new(0));
         let counter = changes.clone();
         let mut worker = Worker::start("test", move |_| {
@@ -526,14 +539,7 @@ mod tests {
         });
         // This machine has no GPU: the CPU build of ONNX Runtime has no CUDA provider at all, and the GPU build
         // finds no CUDA libraries or driver. Either way the session must come up on the CPU, saying why.
-        worker.configure(WorkerConfig {
-            runtime_library: library,
-            model: ModelSource::catalog(&crate::model::SELFIE_GENERAL, model),
-            threads: 1,
-            device: Device::Cuda,
-        });
-        let s = wait_for(&worker, |s| matches!(s.state, ModelState::Ready(_) | ModelState::Failed(_)));
-        assert!(matches!(s.state, ModelState::Ready(_)), "{s:?}");
+        let s = run_general_model(&worker, library, Device::Cuda);
         if runtime::device_available(Device::Cuda) == Some(true) && s.fallback.is_none() {
             eprintln!("CUDA works here: nothing to fall back from");
             return;
@@ -571,17 +577,9 @@ mod tests {
             eprintln!("ORT_DYLIB_PATH not set: skipped");
             return;
         };
-        let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(crate::model::SELFIE_GENERAL.file);
         let mut worker = Worker::start("test", |_| {});
         worker.set_mask_options(MaskOptions { follow: false, ..MaskOptions::default() });
-        worker.configure(WorkerConfig {
-            runtime_library: library,
-            model: ModelSource::catalog(&crate::model::SELFIE_GENERAL, model),
-            threads: 1,
-            device: Device::Cpu,
-        });
-        let s = wait_for(&worker, |s| matches!(s.state, ModelState::Ready(_) | ModelState::Failed(_)));
-        assert!(matches!(s.state, ModelState::Ready(_)), "{s:?}");
+        run_general_model(&worker, library, Device::Cpu);
         let (w, h) = worker.input_size().expect("a model runs");
         let picture = |shift: u32| -> Vec<u8> {
             (0..w * h).flat_map(|i| [((i + shift) % w * 255 / w) as u8, (i / w * 255 / h) as u8, 90, 255]).collect()

@@ -309,10 +309,7 @@ fn refine_cost(w: u32, h: u32, frame: &[u8], runs: usize) -> (Spread, Option<f64
 
 /// CPU time this thread has used, in ms (Linux: /proc/thread-self/stat, in clock ticks of 10 ms).
 fn thread_cpu_ms() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 * 10.0)
+    worker_cpu::stat_cpu_seconds(std::path::Path::new("/proc/thread-self/stat")).map(|s| s * 1000.0)
 }
 
 /// Masks per second through the plugin's worker thread: submit a frame, wait for its mask, repeat.

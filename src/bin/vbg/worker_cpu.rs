@@ -128,19 +128,22 @@ fn sample_picture() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/astronaut.png"))
 }
 
+/// CPU seconds (user and system) of the thread or process whose `/proc/.../stat` file is `stat` (Linux).
+pub fn stat_cpu_seconds(stat: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ, fixed at 100 on Linux
+}
+
 /// CPU seconds used so far by this process's threads named `name` (Linux; None elsewhere).
 fn threads_cpu_seconds(name: &str) -> Option<f64> {
-    let ticks = 100.0; // USER_HZ, fixed at 100 on Linux
     let mut total = 0.0;
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.trim_end() != name {
-            continue;
+        if comm.trim_end() == name {
+            total += stat_cpu_seconds(&task.path().join("stat")).unwrap_or(0.0);
         }
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
-        let fields: Vec<&str> = stat.rsplit_once(')').map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
-        let time = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        total += (time(11) + time(12)) / ticks;
     }
     Some(total)
 }
