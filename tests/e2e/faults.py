@@ -113,7 +113,8 @@ def without_log_file_doubles(obs: h.ObsInstance, lines: list[str]) -> list[str]:
     """`lines` with an exact repeat (same timestamp, same text) dropped when OBS's own stdout carries that line
     once: OBS 29's log file writer sometimes writes a line twice when two threads log in the same instant
     (seen in CI on 5 December 2026: our fault line and OBS's own "Switched to scene" both doubled in the file,
-    each once on stdout). A real second line from the plugin is on stdout twice and is kept."""
+    each once on stdout; again with the image loader's and the worker's lines at one instant). A real second
+    line from the plugin is on stdout twice and is kept."""
     stdout = (obs.artifacts / "obs-stdout.txt").read_text(errors="replace")
     kept: list[str] = []
     for line in lines:
@@ -149,9 +150,8 @@ def expect_fault(obs: h.ObsInstance, source: str, reference: np.ndarray, setting
     fault = full.get("fault") or {}
     assert full.get("state") == "failed" and all(w in fault.get("reason", "") for w in words), \
         f"GetFilterStatus does not report the fault ({words}) as data: {full!r}"
-    new = obs.plugin_log_lines()[before:]
+    new = without_log_file_doubles(obs, obs.plugin_log_lines()[before:])
     faults = [line for line in new if FAULT_LINE.search(line)]
-    faults = without_log_file_doubles(obs, faults)
     assert len(faults) == 1, f"expected exactly one fault line, got {len(faults)}:\n" + "\n".join(new)
     assert all(w in faults[0] for w in words), f"the log line does not name the fault ({words}): {faults[0]}"
     assert len(new) - (0 if since is None else len([l for l in new if not FAULT_LINE.search(l)])) <= 3, \
