@@ -100,8 +100,10 @@ def scene(name: str, source_names: list[str], bounds: tuple[int, int] | None = N
     return s
 
 
-def collection(name: str, scenes: list[dict], sources: list[dict], current: str | None = None) -> dict:
-    """A complete scene collection. `scenes` are dicts from `scene()`, `sources` the inputs they show."""
+def collection(name: str, scenes: list[dict], sources: list[dict], current: str | None = None,
+               modules: dict | None = None) -> dict:
+    """A complete scene collection. `scenes` are dicts from `scene()`, `sources` the inputs they show;
+    `modules` the frontend modules' data (e.g. "scripts-tool": the scripts to load)."""
     current = current or scenes[0]["name"]
     return {
         "name": name,
@@ -117,7 +119,7 @@ def collection(name: str, scenes: list[dict], sources: list[dict], current: str 
         "scaling_enabled": False,
         "scene_order": [{"name": s["name"]} for s in scenes],
         "sources": list(sources) + list(scenes),
-        "modules": {},
+        "modules": dict(modules or {}),
     }
 
 

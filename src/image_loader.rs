@@ -7,7 +7,6 @@ use crate::latest_slot::{LatestSlot, Taken};
 use parking_lot::Mutex;
 use std::path::Path;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// The outcome of loading one path.
@@ -32,7 +31,7 @@ struct Shared {
 
 pub struct ImageLoader {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<crate::threads::PluginThread>,
 }
 
 impl ImageLoader {
@@ -47,8 +46,8 @@ impl ImageLoader {
             on_error_change: Box::new(on_error_change),
         });
         let thread = {
-            let shared = shared.clone();
-            crate::threads::spawn("vbg-image", move || run(&shared))
+            let (for_stop, shared) = (shared.clone(), shared.clone());
+            crate::threads::spawn("vbg-image", move || for_stop.requests.close(), move || run(&shared))
                 .map_err(|e| log::error!("cannot start the image loading thread: {e}"))
                 .ok()
         };
@@ -80,7 +79,7 @@ impl ImageLoader {
     pub fn stop(&mut self) {
         self.shared.requests.close();
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            t.stop();
         }
     }
 }

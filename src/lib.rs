@@ -20,6 +20,7 @@ pub mod mask;
 pub mod mask_refiner;
 pub mod model;
 pub mod motion;
+pub mod platform;
 pub mod prediction;
 pub mod preprocess;
 pub mod refine;

@@ -18,7 +18,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// A frame scaled to the model's input size, tightly packed RGBA: the part of the video frame `cut` names.
@@ -100,7 +99,7 @@ struct Shared {
 
 pub struct Worker {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<crate::threads::PluginThread>,
 }
 
 impl Worker {
@@ -122,8 +121,8 @@ impl Worker {
             logged_failure: Mutex::new(None),
         });
         let thread = {
-            let shared = shared.clone();
-            crate::threads::spawn("vbg-inference", move || run(&shared))
+            let (for_stop, shared) = (shared.clone(), shared.clone());
+            crate::threads::spawn("vbg-inference", move || for_stop.frames.close(), move || run(&shared))
                 .map_err(|e| log::error!("cannot start the inference thread: {e}"))
                 .ok()
         };
@@ -205,7 +204,7 @@ impl Worker {
     pub fn stop(&mut self) {
         self.shared.frames.close();
         if let Some(t) = self.thread.take() {
-            if t.join().is_err() {
+            if !t.stop() {
                 log::error!("[{}] the inference thread ended with a panic", self.shared.name);
             }
         }

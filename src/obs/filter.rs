@@ -470,6 +470,14 @@ unsafe extern "C" fn get_name(_: *mut c_void) -> *const c_char {
     text_ptr(c"VirtualBackground")
 }
 
+/// Filters created and not yet destroyed, for the unload line.
+static ALIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many filters of ours OBS has not destroyed.
+pub fn alive() -> usize {
+    ALIVE.load(Ordering::Acquire)
+}
+
 unsafe extern "C" fn create(settings: *mut obs_data_t, source: *mut obs_source_t) -> *mut c_void {
     guard("create", std::ptr::null_mut(), || unsafe {
         let data = Data::new(settings);
@@ -477,6 +485,7 @@ unsafe extern "C" fn create(settings: *mut obs_data_t, source: *mut obs_source_t
             data.erase(OBSOLETE_STATUS_SETTING);
         }
         let filter = Filter::new(FilterSource::new(source), Settings::read(&data));
+        ALIVE.fetch_add(1, Ordering::AcqRel);
         Box::into_raw(Box::new(filter)).cast()
     })
 }
@@ -485,6 +494,7 @@ unsafe extern "C" fn destroy(data: *mut c_void) {
     guard("destroy", (), || unsafe {
         if !data.is_null() {
             drop(Box::from_raw(data as *mut Filter));
+            ALIVE.fetch_sub(1, Ordering::AcqRel);
         }
     })
 }

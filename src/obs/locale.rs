@@ -2,12 +2,20 @@
 
 use super::module;
 use obs_wrapper::obs_sys::{lookup_t, obs_module_load_locale, text_lookup_destroy, text_lookup_getstr};
+use parking_lot::RwLock;
 use std::ffi::{CStr, CString};
 use std::os::raw::c_char;
 use std::ptr::null_mut;
-use std::sync::atomic::{AtomicPtr, Ordering};
 
-static LOOKUP: AtomicPtr<lookup_t> = AtomicPtr::new(null_mut());
+/// The loaded strings. Read under the lock, so that OBS freeing them at unload (`free`) never pulls them from
+/// under a status built on another thread (obs-websocket's, for a filter OBS has not destroyed yet).
+static LOOKUP: RwLock<Lookup> = RwLock::new(Lookup(null_mut()));
+
+struct Lookup(*mut lookup_t);
+
+// SAFETY: OBS's text lookup is read-only once loaded; writes (load, free) happen under the write lock.
+unsafe impl Send for Lookup {}
+unsafe impl Sync for Lookup {}
 
 /// Loads the strings for `locale`, replacing any loaded before.
 ///
@@ -15,11 +23,11 @@ static LOOKUP: AtomicPtr<lookup_t> = AtomicPtr::new(null_mut());
 /// `locale` must be a valid C string; OBS calls this while loading modules, before any filter exists.
 pub unsafe fn set(locale: *const c_char) {
     let lookup = obs_module_load_locale(module::current(), c"en-US".as_ptr(), locale);
-    free_lookup(LOOKUP.swap(lookup, Ordering::AcqRel));
+    free_lookup(std::mem::replace(&mut LOOKUP.write().0, lookup));
 }
 
 pub fn free() {
-    free_lookup(LOOKUP.swap(null_mut(), Ordering::AcqRel));
+    free_lookup(std::mem::replace(&mut LOOKUP.write().0, null_mut()));
 }
 
 fn free_lookup(lookup: *mut lookup_t) {
@@ -31,10 +39,11 @@ fn free_lookup(lookup: *mut lookup_t) {
 
 /// The translation of `key`, or the key itself when it has none (so a missing string is visible, not blank).
 pub fn text(key: &str) -> String {
-    let lookup = LOOKUP.load(Ordering::Acquire);
+    let lookup = LOOKUP.read();
+    let lookup = lookup.0;
     let Ok(ckey) = CString::new(key) else { return key.to_string() };
     let mut out: *const c_char = std::ptr::null();
-    // SAFETY: lookup is live until obs_module_free_locale, which OBS calls after all filters are gone.
+    // SAFETY: the lookup is live while the read lock is held (until the end of this function).
     if !lookup.is_null() && unsafe { text_lookup_getstr(lookup, ckey.as_ptr(), &mut out) } && !out.is_null() {
         unsafe { CStr::from_ptr(out) }.to_string_lossy().into_owned()
     } else {
@@ -43,9 +52,9 @@ pub fn text(key: &str) -> String {
 }
 
 /// Like `text`, but returns OBS's own stored string (valid until the locale is freed), for callbacks that
-/// must return a `const char *`.
+/// must return a `const char *` (OBS asks for names on its UI thread, never while it frees the locale).
 pub fn text_ptr(key: &'static CStr) -> *const c_char {
-    let lookup = LOOKUP.load(Ordering::Acquire);
+    let lookup = LOOKUP.read().0;
     let mut out: *const c_char = std::ptr::null();
     // SAFETY: as in `text`.
     if !lookup.is_null() && unsafe { text_lookup_getstr(lookup, key.as_ptr(), &mut out) } && !out.is_null() {

@@ -9,12 +9,21 @@ use std::ffi::{CStr, CString};
 use std::os::raw::c_char;
 use std::path::PathBuf;
 use std::ptr::null_mut;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 // The build must have bound the installed libobs headers, not obs-sys's bundled OBS 25 bindings.
 const _: () = assert!(LIBOBS_API_MAJOR_VER >= 29, "obs-sys was not bound to the libobs 29 headers");
 
 static MODULE: AtomicPtr<obs_module_t> = AtomicPtr::new(null_mut());
+/// Set when OBS unloads the module: from then on nothing is queued to OBS's UI thread, nothing is sent to
+/// obs-websocket and its requests are refused (both may be gone), though filters OBS failed to free may
+/// still be destroyed later.
+static UNLOADED: AtomicBool = AtomicBool::new(false);
+
+/// Whether `obs_module_unload` has run.
+pub fn unloaded() -> bool {
+    UNLOADED.load(Ordering::Acquire)
+}
 
 pub fn current() -> *mut obs_module_t {
     MODULE.load(Ordering::Acquire)
@@ -81,6 +90,7 @@ pub extern "C" fn obs_module_ver() -> u32 {
 pub extern "C" fn obs_module_load() -> bool {
     guard("obs_module_load", false, || {
         logger::init();
+        crate::platform::keep_loaded(binary_path().as_deref());
         if let Some(dir) = binary_dir() {
             crate::runtime::set_search_dirs(&dir);
         }
@@ -100,7 +110,18 @@ pub extern "C" fn obs_module_post_load() {
 #[no_mangle]
 pub extern "C" fn obs_module_unload() {
     guard("obs_module_unload", (), || {
-        // Every filter's threads are joined when OBS destroys it, before this point.
+        UNLOADED.store(true, Ordering::Release);
+        // Normally every filter was destroyed, and its threads joined, when OBS cleared the scenes. A filter
+        // still alive here is freed by OBS only after every module has unloaded: its threads stop now.
+        let leftover = filter::alive();
+        let stopped = crate::threads::stop_all();
+        let held = super::source_ref::held();
+        if leftover > 0 || stopped > 0 || held > 0 {
+            log::warn!(
+                "at unload OBS had not destroyed {leftover} filter(s); {stopped} of their threads stopped here; \
+                 {held} source reference(s) still held"
+            );
+        }
         log::info!("unloaded ({} plugin threads still running)", crate::threads::running())
     });
 }

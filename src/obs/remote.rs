@@ -48,7 +48,7 @@ pub fn register() {
 
 /// Tells subscribed clients that a filter's status changed (see `FilterStatus::announces_change_from`).
 pub fn announce(source_name: &str, filter_name: &str, status: &FilterStatus) {
-    if let Some(vendor) = VENDOR.get() {
+    if let Some(vendor) = VENDOR.get().filter(|_| !super::module::unloaded()) {
         let event = OwnedData::new();
         write_status(event.data(), source_name, filter_name, status);
         vendor.emit(STATUS_CHANGED, event.data());

@@ -136,8 +136,12 @@ impl Drop for WeakSource {
 impl WeakSource {
     /// Runs `task` later on OBS's UI thread with the filter's data (null while it is being created), if the
     /// filter still exists then. Callable from any thread, also while the filter is being destroyed; never
-    /// waits.
+    /// waits. Does nothing once the module is unloaded.
     pub fn on_ui_thread(&self, task: UiTask) {
+        // After unload OBS may be without a UI thread (it frees leftover filters from its shutdown).
+        if super::module::unloaded() {
+            return;
+        }
         let param = Box::into_raw(Box::new(QueuedTask { weak: self.clone(), task }));
         unsafe { obs_queue_task(obs_task_type_OBS_TASK_UI, Some(run_queued_task), param.cast(), false) };
     }

@@ -4,6 +4,16 @@
 use crate::background_source::Counted;
 use obs_wrapper::obs_sys::*;
 use std::ffi::{c_void, CStr, CString};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How many `SourceRef`s exist: logged at unload, where any left would keep a source (and what it holds)
+/// alive past OBS's clearing of the scenes.
+static HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// How many references to other sources the plugin holds right now.
+pub fn held() -> usize {
+    HELD.load(Ordering::Acquire)
+}
 
 /// One strong reference to a source, released when dropped. Equality is identity.
 pub struct SourceRef(*mut obs_source_t);
@@ -13,11 +23,17 @@ unsafe impl Send for SourceRef {}
 unsafe impl Sync for SourceRef {}
 
 impl SourceRef {
+    /// Takes ownership of one strong reference OBS handed out.
+    fn adopt(raw: *mut obs_source_t) -> SourceRef {
+        HELD.fetch_add(1, Ordering::AcqRel);
+        SourceRef(raw)
+    }
+
     /// The public source (input or scene) of that name, if one exists.
     pub fn by_name(name: &str) -> Option<SourceRef> {
         let name = CString::new(name).ok()?;
         let raw = unsafe { obs_get_source_by_name(name.as_ptr()) };
-        (!raw.is_null()).then_some(SourceRef(raw))
+        (!raw.is_null()).then(|| SourceRef::adopt(raw))
     }
 
     /// A new reference to `raw`, unless it is already being destroyed.
@@ -29,7 +45,7 @@ impl SourceRef {
             return None;
         }
         let strong = obs_source_get_ref(raw);
-        (!strong.is_null()).then_some(SourceRef(strong))
+        (!strong.is_null()).then(|| SourceRef::adopt(strong))
     }
 
     /// Whether this is `raw` (which need not be alive any more: only the address is compared).
@@ -107,7 +123,7 @@ impl SourceRef {
         let name = CString::new(name).ok()?;
         // OBS returns a new reference.
         let raw = unsafe { obs_source_get_filter_by_name(self.0, name.as_ptr()) };
-        (!raw.is_null()).then_some(SourceRef(raw))
+        (!raw.is_null()).then(|| SourceRef::adopt(raw))
     }
 
     /// The source's filters, first applied first.
@@ -131,7 +147,7 @@ impl SourceRef {
 impl Clone for SourceRef {
     fn clone(&self) -> SourceRef {
         // SAFETY: `self` holds a reference, so the source is alive while another is taken.
-        SourceRef(unsafe { obs_source_get_ref(self.0) })
+        SourceRef::adopt(unsafe { obs_source_get_ref(self.0) })
     }
 }
 
@@ -144,6 +160,7 @@ impl PartialEq for SourceRef {
 impl Drop for SourceRef {
     fn drop(&mut self) {
         unsafe { obs_source_release(self.0) };
+        HELD.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -165,6 +165,13 @@ unsafe extern "C" fn answer(request: *mut obs_data_t, response: *mut obs_data_t,
         if priv_data.is_null() || response.is_null() {
             return;
         }
+        // After our unload the vendor stays registered: obs-websocket may have unloaded first (modules unload
+        // in reverse load order), so calling its API to withdraw the requests could reach freed memory. The
+        // requests are answered with an error instead; the library stays mapped (platform::keep_loaded).
+        if super::module::unloaded() {
+            Data::new(response).set_string("error", "obs-virtual-background is unloaded (OBS is shutting down)");
+            return;
+        }
         // SAFETY: `priv_data` is the RequestHandler given in `register_request`.
         let handler: RequestHandler = std::mem::transmute::<*mut c_void, RequestHandler>(priv_data);
         // A request sent without requestData may come without an object: answer it as an empty one.

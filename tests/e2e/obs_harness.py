@@ -158,6 +158,8 @@ class ObsConfig:
     profile: str = "E2E"
     # More basic.ini sections of the profile (e.g. "SimpleOutput" for recordings), merged over the defaults.
     profile_extra: dict = field(default_factory=dict)
+    # The frontend modules' data in the collection (e.g. {"scripts-tool": [{"path": ..., "settings": {}}]}).
+    modules: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -181,6 +183,8 @@ class ObsInstance:
     hide: list = field(default_factory=list)
     connect: bool = True
     versions: dict = field(default_factory=dict)
+    # Let OBS write a core file into its HOME (its working folder) when it crashes, for a backtrace.
+    core_dumps: bool = False
 
     # ---- configuration -------------------------------------------------------------------------
     @property
@@ -222,7 +226,7 @@ class ObsInstance:
         obs_config.write_ini(self.config_dir / "basic" / "profiles" / prof_dir / "basic.ini", profile)
         obs_config.write_json(
             self.config_dir / "basic" / "scenes" / obs_config.collection_file_name(c.collection),
-            obs_config.collection(c.collection, c.scenes, c.sources))
+            obs_config.collection(c.collection, c.scenes, c.sources, modules=c.modules))
 
     # ---- processes -----------------------------------------------------------------------------
     def start(self, timeout: float = 90.0) -> None:
@@ -268,8 +272,11 @@ class ObsInstance:
                    'while [ "$1" != -- ]; do mount --bind /dev/null "$1" || exit 97; shift; done; shift; exec "$@"',
                    "sh", *map(str, hidden), "--", *cmd]
         self.started_at = time.monotonic()
+        def allow_cores() -> None:
+            import resource
+            resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         self.obs = subprocess.Popen(
-            cmd,
+            cmd, preexec_fn=allow_cores if self.core_dumps else None,
             cwd=self.home, env=env, stdin=subprocess.DEVNULL,
             stdout=open(self.artifacts / "obs-stdout.txt", "w"), stderr=subprocess.STDOUT)
         if not self.connect:
