@@ -493,8 +493,13 @@ unsafe extern "C" fn create(settings: *mut obs_data_t, source: *mut obs_source_t
 unsafe extern "C" fn destroy(data: *mut c_void) {
     guard("destroy", (), || unsafe {
         if !data.is_null() {
-            drop(Box::from_raw(data as *mut Filter));
+            let filter = Box::from_raw(data as *mut Filter);
+            let late = module::unloaded().then(|| filter.source.name());
+            drop(filter);
             ALIVE.fetch_sub(1, Ordering::AcqRel);
+            if let Some(name) = late {
+                log::info!("[{name}] destroyed after the module was unloaded (OBS freed it with its leftovers)");
+            }
         }
     })
 }

@@ -152,7 +152,7 @@ def e2e(tmp_path_factory) -> Iterator[E2E]:
     scenes.append(h.obs_config.scene("Sample scene", ["Sample", "Alpha probe"]))
 
     obs = h.ObsInstance(home=home, artifacts=ARTIFACTS,
-                        config=h.ObsConfig(canvas=canvas, scenes=scenes, sources=sources))
+                        config=h.ObsConfig(canvas=canvas, scenes=scenes, sources=sources), core_dumps=True)
     env = E2E(obs=obs, person=None, sample=Subject("Sample", "Sample scene", sample_file),
               alpha_probe=("Alpha probe", probe), background=background, artifacts=ARTIFACTS,
               plugin_installed=installed)

@@ -258,7 +258,9 @@ class ObsInstance:
                 env.pop(k, None)
             else:
                 env[k] = str(v)
-        cmd = [*obs_command(), "--multi", "--disable-missing-files-check", "--minimize-to-tray",
+        # A tool to run OBS under, for investigations (e.g. VBG_OBS_WRAPPER="heaptrack -o /tmp/obs.heaptrack").
+        wrapper = os.environ.get("VBG_OBS_WRAPPER", "").split()
+        cmd = [*wrapper, *obs_command(), "--multi", "--disable-missing-files-check", "--minimize-to-tray",
                "--collection", self.config.collection, "--profile", self.config.profile]
         # OBS 30+ asks whether to start in safe mode after an unclean exit (a killed test OBS); 29 has no flag.
         if obs_version() >= (30, 0, 0):

@@ -23,14 +23,16 @@ A cycle's verdict:
 - "clean":   exit 0, no source left when OBS cleared the scenes, no plugin thread at unload;
 - "leftover" (the plugin's): sources left after OBS cleared the scenes in a configuration where nothing
              but the plugin could hold them (every one but leak);
+- "leftover-obs": the same, but only Media sources on OBS 32+, which OBS 32 leaves with no plugin loaded
+             (the baseline): counted against the plugin only if its rate beats the baseline's;
 - "threads"  (the plugin's): plugin threads still running at the unload line;
 - "crash-plugin": a crash with the plugin's library in the crashing thread's backtrace, or, without a
              backtrace, a crash after the plugin's unload line;
 - "crash-obs": a crash whose backtrace does not reach the plugin (OBS 29's own exit crash, seen without any
              plugin, is one);
 - "hang":    not ended within the timeout (killed).
-A configuration's crash rate is also compared with the baseline's (one-sided Fisher exact test, p < 0.05):
-a higher rate beyond chance counts against the plugin even where no backtrace names it.
+A configuration's crash rate and leftover rate are also compared with the baseline's (one-sided Fisher exact
+test, p < 0.05): a higher rate beyond chance counts against the plugin even where no backtrace names it.
 """
 from __future__ import annotations
 
@@ -251,14 +253,21 @@ def crash_phase(log: str) -> str:
     return phase
 
 
+def gdb() -> list[str]:
+    """gdb as seen from OBS's own file system (inside its root: the root's gdb, so that the root's libraries
+    give the symbols)."""
+    chroot = ["chroot", str(h.OBS_ROOT)] if h.OBS_ROOT else []
+    return [*chroot, "gdb", "-batch", "-nx", "-iex", "set debuginfod enabled off", "-iex", "set auto-load off"]
+
+
 def stacks_at_leftover(obs: h.ObsInstance, out: Path, timeout: float = 20.0) -> None:
     """When OBS logs that it could not clear every source, every thread's stack at that moment (gdb attached
     for a second): a source still being destroyed shows who holds it up."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and obs.obs is not None and obs.obs.poll() is None:
         if LEFTOVER in obs.log_text():
-            r = subprocess.run(["gdb", "-batch", "-nx", "-p", str(obs.obs.pid), "-ex", "set debuginfod enabled off",
-                                "-ex", "thread apply all bt 30"], capture_output=True, text=True, timeout=120)
+            r = subprocess.run([*gdb(), "-p", str(obs.obs.pid), "-ex", "thread apply all bt 30"],
+                               capture_output=True, text=True, timeout=120)
             out.write_text(r.stdout)
             return
         time.sleep(0.01)
@@ -267,18 +276,17 @@ def stacks_at_leftover(obs: h.ObsInstance, out: Path, timeout: float = 20.0) -> 
 def backtrace(home: Path, since: float) -> list[str]:
     """The crashing thread's backtrace from the core OBS left in its working folder (OBS changes into "/" of
     its root at start; HOME is looked at too)."""
-    root = str(h.OBS_ROOT) if h.OBS_ROOT else "/"
     wall_since = time.time() - (time.monotonic() - since)
-    cores = sorted(p for folder in (home, Path(root)) for p in folder.glob("core*")
+    cores = sorted(p for folder in (home, h.host_path(Path("/"))) for p in folder.glob("core*")
                    if p.is_file() and p.stat().st_mtime >= wall_since)
     if not cores:
         return []
-    obs_bin = str(Path(root) / "usr/bin/obs")
+    # The core's path as gdb sees it (HOME is bind-mounted at the same path inside a root).
+    core = "/" + cores[-1].name if cores[-1].parent == h.host_path(Path("/")) else str(cores[-1])
     try:
-        r = subprocess.run(["gdb", "-batch", "-nx", "-ex", f"set sysroot {root}", "-ex", "set debuginfod enabled off",
-                            "-ex", "bt 40", obs_bin, str(cores[-1])], capture_output=True, text=True, timeout=180)
-        return [l.replace(root.rstrip("/"), "") if root != "/" else l for l in r.stdout.splitlines()
-                if l.startswith("#")]
+        r = subprocess.run([*gdb(), "-ex", "bt 40", "/usr/bin/obs", core], capture_output=True, text=True,
+                           timeout=180)
+        return [l for l in r.stdout.splitlines() if l.startswith("#")]
     except (OSError, subprocess.TimeoutExpired):
         return []
     finally:
@@ -306,13 +314,34 @@ def classify(cycle: Cycle, log: str, home: Path, started: float) -> None:
             cycle.verdict = "crash-obs"
         return
     if cycle.leftovers and cycle.config not in ("leak", "baseline"):
-        cycle.verdict = "leftover"
+        own = h.obs_version() >= OBS_OWN_LEFTOVER_FROM and set(cycle.leftovers) <= media_sources(log)
+        cycle.verdict = "leftover-obs" if own else "leftover"
     elif cycle.config == "leak" and not cycle.not_destroyed_line:
         cycle.verdict = "leak-missed"  # the harness failed to leak: the unload path went untested
     elif cycle.unload_threads not in (0, None):
         cycle.verdict = "threads"
     else:
         cycle.verdict = "clean"
+
+
+def media_sources(log: str) -> set[str]:
+    """Names of the Media sources the log shows being created (OBS 32 leaves such a source uncleared at
+    exit on its own, see OBS_OWN_LEFTOVERS)."""
+    return set(re.findall(r"\[Media Source '([^']+)'\]", log))
+
+
+# OBS 32.2.2 with no plugin loaded (the baseline configuration) leaves a Media source uncleared at exit in
+# about 1 exit in 10, then crashes freeing it in some of those: measured in docs/reliability.md.
+OBS_OWN_LEFTOVER_FROM = (32, 0, 0)
+
+
+def judge_exit(obs: h.ObsInstance, code: int | None, started: float, plugin: bool = True) -> Cycle:
+    """The verdict on one OBS exit (a test's own OBS, already stopped), as for a cycle; a leftover that
+    OBS 32 leaves without any plugin (only Media sources) is "leftover-obs", not the plugin's."""
+    cycle = Cycle(0, "test" if plugin else "baseline", exit_code=code)
+    log = obs.log_text()
+    classify(cycle, log, obs.home, started)
+    return cycle
 
 
 # ---- the summary -------------------------------------------------------------------------------------------
@@ -332,20 +361,25 @@ def summarise(cycles: list[Cycle]) -> dict:
         by.setdefault(c.config, []).append(c)
     base = by.get("baseline", [])
     base_crashes = sum(c.crashed for c in base)
+    base_left = sum(bool(c.leftovers) for c in base)
     rows = {}
     for config, cs in by.items():
         crashes = sum(c.crashed for c in cs)
         verdicts: dict[str, int] = {}
         for c in cs:
             verdicts[c.verdict] = verdicts.get(c.verdict, 0) + 1
-        p = fisher_greater(crashes, len(cs), base_crashes, len(base)) if config != "baseline" and base else None
-        rows[config] = {"cycles": len(cs), "crashes": crashes, "verdicts": verdicts,
-                        "leftover_cycles": sum(bool(c.leftovers) for c in cs),
-                        "p_more_crashes_than_baseline": None if p is None else round(p, 4)}
+        left = sum(bool(c.leftovers) for c in cs)
+        compare = config not in ("baseline", "leak") and base
+        p = fisher_greater(crashes, len(cs), base_crashes, len(base)) if compare else None
+        p_left = fisher_greater(left, len(cs), base_left, len(base)) if compare else None
+        rows[config] = {"cycles": len(cs), "crashes": crashes, "verdicts": verdicts, "leftover_cycles": left,
+                        "p_more_crashes_than_baseline": None if p is None else round(p, 4),
+                        "p_more_leftovers_than_baseline": None if p_left is None else round(p_left, 4)}
     plugin_faults = [c for c in cycles if c.verdict in ("leftover", "threads", "crash-plugin", "hang")]
     harness_faults = [c for c in cycles if c.verdict == "leak-missed"]
-    rate_faults = [k for k, r in rows.items() if r["p_more_crashes_than_baseline"] is not None
-                   and r["p_more_crashes_than_baseline"] < 0.05]
+    rate_faults = [k for k, r in rows.items()
+                   if any(r[key] is not None and r[key] < 0.05
+                          for key in ("p_more_crashes_than_baseline", "p_more_leftovers_than_baseline"))]
     return {"configs": rows, "plugin_faults": [c.index for c in plugin_faults], "rate_faults": rate_faults,
             "harness_faults": [c.index for c in harness_faults]}
 
@@ -388,7 +422,8 @@ def main() -> int:
     print(json.dumps({k: v for k, v in summary.items() if k != "configs"}))
     for config, row in summary["configs"].items():
         print(f"{config:12s} {row['cycles']:4d} cycles, {row['crashes']} crashes, {row['leftover_cycles']} with "
-              f"leftovers, p(more crashes than baseline) {row['p_more_crashes_than_baseline']}, {row['verdicts']}")
+              f"leftovers; p(more than baseline): crashes {row['p_more_crashes_than_baseline']}, leftovers "
+              f"{row['p_more_leftovers_than_baseline']}; {row['verdicts']}")
     return 1 if summary["plugin_faults"] or summary["rate_faults"] or summary["harness_faults"] else 0
 
 

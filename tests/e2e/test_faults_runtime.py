@@ -138,5 +138,7 @@ def test_real_library_put_back_recovers(env: Env) -> None:
     seconds, code = env.obs.stop(timeout=10)
     assert code == 0, f"OBS exit code {code} after SIGINT"
     assert f"{h.LOG_PREFIX} unloaded (0 plugin threads still running)" in env.obs.log_text()
+    # Every filter was destroyed (its threads joined) before the unload, not stopped by it.
+    assert "at unload OBS had not destroyed" not in env.obs.log_text()
     f.record("ONNX Runtime library: the right one put back", "a settings change recovers without restarting OBS",
              f"pass: mask back {secs:.1f} s after the settings change; clean exit in {seconds:.1f} s")

@@ -297,15 +297,31 @@ def test_sample_modes(e2e: E2E, mode: str) -> None:
 
 # ---- shutdown (must stay last) -----------------------------------------------------------------------
 def test_sigint_shuts_down_cleanly_and_unloads(e2e: E2E) -> None:
+    """Exit 0, every filter destroyed and every plugin thread joined before the module unloads, and every
+    source cleared with the scenes. A crash is judged by the core's backtrace (tests/e2e/shutdown.py): one
+    that never reaches the plugin (OBS 29's own exit crash) and OBS 32's own leftover Media source (both seen
+    with no plugin loaded, docs/reliability.md) are reported as expected failures of OBS, not passes."""
+    import shutdown
+    import time
     e2e.require_plugin()
+    started = time.monotonic()
     seconds, code = e2e.obs.stop(timeout=10)
     e2e.timings["shutdown_s"] = round(seconds, 2)
     assert code is not None, "OBS did not exit within 10 s of SIGINT (killed)"
-    assert code == 0, f"OBS exit code {code}"
     log = e2e.obs.log_text()
-    assert f"{h.LOG_PREFIX} unloaded" in log, "no '[obs-virtual-background] unloaded' line in the OBS log"
+    verdict = shutdown.judge_exit(e2e.obs, code, started)
+    assert verdict.verdict not in ("crash-plugin", "leftover", "threads"), (
+        f"{verdict.verdict}: exit {code} ({verdict.phase}), sources not cleared: {verdict.leftovers}, "
+        f"threads at unload: {verdict.unload_threads}; backtrace: {' | '.join(verdict.backtrace[:4])}")
+    assert f"{h.LOG_PREFIX} unloaded (0 plugin threads still running)" in log, \
+        "no '[obs-virtual-background] unloaded (0 plugin threads still running)' line in the OBS log"
     crashes = list((e2e.obs.config_dir / "crashes").glob("*"))
     assert not crashes, f"OBS wrote crash reports: {crashes}"
     # libobs complains about effect parameters a draw left unset; every pass must set what it reads.
     unset = [line for line in log.splitlines() if "set to invalid size" in line]
     assert not unset, f"{len(unset)} effect parameter errors, e.g. {unset[0]}"
+    if verdict.verdict == "crash-obs":
+        pytest.xfail(f"OBS's own crash at exit ({verdict.phase}), not the plugin's: {' | '.join(verdict.backtrace[:3])}")
+    if verdict.verdict == "leftover-obs":
+        pytest.xfail(f"OBS {h.obs_version()} left {verdict.leftovers} uncleared, as it does with no plugin loaded")
+    assert "at unload OBS had not destroyed" not in log, "a filter of ours outlived the clearing of the scenes"

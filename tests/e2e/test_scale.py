@@ -197,6 +197,8 @@ def test_sigint_while_inference_is_in_flight(env: Env) -> None:
     assert code == 0, f"exit code {code}"
     log = obs.log_text()
     assert f"{h.LOG_PREFIX} unloaded (0 plugin threads still running)" in log, "threads not all joined"
+    # Every filter was destroyed (its threads joined) before the unload, not stopped by it.
+    assert "at unload OBS had not destroyed" not in log
     assert not list((obs.config_dir / "crashes").glob("*")), "OBS wrote a crash report"
     f.record("Scale: SIGINT while inference is in flight", "exit within 10 s, code 0, every plugin thread joined",
              f"pass: exited in {seconds:.1f} s with code 0, SIGINT sent while the slow model's thread was "
