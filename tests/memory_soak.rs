@@ -42,7 +42,7 @@ fn heap_mb() -> (f64, f64, f64) {
     (0.0, 0.0, 0.0)
 }
 
-fn config(library: &PathBuf, entry: &'static CatalogEntry) -> WorkerConfig {
+fn config(library: &std::path::Path, entry: &'static CatalogEntry) -> WorkerConfig {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(entry.file);
     WorkerConfig {
         runtime_library: library.clone(),
