@@ -45,7 +45,7 @@ fn heap_mb() -> (f64, f64, f64) {
 fn config(library: &std::path::Path, entry: &'static CatalogEntry) -> WorkerConfig {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(entry.file);
     WorkerConfig {
-        runtime_library: library.clone(),
+        runtime_library: library.to_path_buf(),
         model: ModelSource::catalog(entry, path),
         threads: 1,
         device: Device::Cpu,
