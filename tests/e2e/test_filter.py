@@ -299,7 +299,7 @@ def test_sample_modes(e2e: E2E, mode: str) -> None:
 def test_sigint_shuts_down_cleanly_and_unloads(e2e: E2E) -> None:
     """Exit 0, every filter destroyed and every plugin thread joined before the module unloads, and every
     source cleared with the scenes. A crash is judged by the core's backtrace (tests/e2e/shutdown.py): one
-    that never reaches the plugin (OBS 29's own exit crash) and OBS 32's own leftover Media source (both seen
+    that never reaches the plugin (OBS 29's own exit crash) and OBS 32's own leftover scenes (both seen
     with no plugin loaded, docs/reliability.md) are reported as expected failures of OBS, not passes."""
     import shutdown
     import time
@@ -323,5 +323,6 @@ def test_sigint_shuts_down_cleanly_and_unloads(e2e: E2E) -> None:
     if verdict.verdict == "crash-obs":
         pytest.xfail(f"OBS's own crash at exit ({verdict.phase}), not the plugin's: {' | '.join(verdict.backtrace[:3])}")
     if verdict.verdict == "leftover-obs":
-        pytest.xfail(f"OBS {h.obs_version()} left {verdict.leftovers} uncleared, as it does with no plugin loaded")
+        pytest.xfail(f"OBS {h.obs_version()} left {verdict.leftovers} uncleared, as it does with no plugin loaded; "
+                     "the plugin held no source reference")
     assert "at unload OBS had not destroyed" not in log, "a filter of ours outlived the clearing of the scenes"

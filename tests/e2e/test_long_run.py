@@ -66,10 +66,14 @@ def clip_at_canvas_size(home: Path) -> Path:
     return out
 
 
+FILTER_STATE = os.environ.get("VBG_LONG_RUN_FILTER", "on")  # on | off (added, disabled)
+
+
 def make_obs(home: Path, out: Path, video: Path, with_filter: bool) -> h.ObsInstance:
     media = {"local_file": str(video), "is_local_file": True, "looping": True, "restart_on_activate": False,
              "hw_decode": False}
-    filters = [h.obs_config.filter_entry(FILTER, settings={"mode": "blur"})] if with_filter else []
+    filters = [h.obs_config.filter_entry(FILTER, settings={"mode": "blur"}, enabled=FILTER_STATE == "on")] \
+        if with_filter else []
     source = h.obs_config.source("Camera", "ffmpeg_source", media, filters)
     return h.ObsInstance(home=home, artifacts=out, env=OBS_ENV,
                          config=h.ObsConfig(canvas=SIZE, fps=FPS, scenes=[h.obs_config.scene("Scene", ["Camera"])],
@@ -134,10 +138,15 @@ def test_long_run_memory_and_leaks(tmp_path_factory) -> None:
 
     # Baseline: the plugin is not installed in this HOME (and the harness hides a system-wide copy).
     base = make_obs(work / "home-baseline", OUT / "baseline", video, with_filter=False)
+    base_samples: list[dict] = []
     try:
         base.start()
-        time.sleep(BASELINE_SECONDS)
+        t0 = time.monotonic()
+        while (t := time.monotonic() - t0) < BASELINE_SECONDS:
+            base_samples.append({"t": round(t, 1), "rss_mb": round(base.rss_mb(), 1)})
+            time.sleep(min(SAMPLE_EVERY, max(BASELINE_SECONDS - t, 0.1)))
         assert base.answers()
+        (OUT / "malloc-stats-baseline.txt").write_text(malloc_stats(base))
     finally:
         base.stop(timeout=30)
     base_log = base.log_text()
@@ -204,7 +213,8 @@ def test_long_run_memory_and_leaks(tmp_path_factory) -> None:
                "rss_end_mb": end, "growth_after_1min_mb": round(growth, 1),
                "peak_above_1min_mb": round(peak_after, 1), "render_fps": round(fps, 1),
                "render_skipped": skipped, "leaks_with_plugin": leaks, "leaks_baseline": base_leaks,
-               "shutdown_s": round(seconds, 2), "exit_code": code, "samples": samples}
+               "shutdown_s": round(seconds, 2), "exit_code": code, "filter": FILTER_STATE, "samples": samples,
+               "baseline_samples": base_samples}
     (OUT / "long-run.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k != "samples"}, indent=2))
 
