@@ -34,8 +34,10 @@ impl Entry {
     /// first joins: the owner's `stop` and `stop_all` may race.
     fn stop(&self) -> bool {
         (self.ask_to_stop)();
-        let handle = self.handle.lock().take();
-        match handle.map(JoinHandle::join) {
+        // The lock is held through the join, so a second caller returns only once the thread has ended (the
+        // thread's body never takes it).
+        let mut handle = self.handle.lock();
+        match handle.take().map(JoinHandle::join) {
             Some(Err(_)) => {
                 log::error!("the {} thread ended with a panic", self.name);
                 false
@@ -88,6 +90,10 @@ pub fn stop_all() -> usize {
     // Taken out first: a thread's owner may drop it meanwhile, which takes the registry's lock.
     let entries: Vec<Arc<Entry>> = REGISTRY.lock().drain(..).filter_map(|e| e.upgrade()).collect();
     let live = entries.iter().filter(|e| e.handle.lock().is_some()).count();
+    // Every thread is asked first, so that one busy for a while (loading a model) does not delay the others.
+    for e in &entries {
+        (e.ask_to_stop)();
+    }
     for e in &entries {
         e.stop();
     }

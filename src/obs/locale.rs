@@ -54,9 +54,10 @@ pub fn text(key: &str) -> String {
 /// Like `text`, but returns OBS's own stored string (valid until the locale is freed), for callbacks that
 /// must return a `const char *` (OBS asks for names on its UI thread, never while it frees the locale).
 pub fn text_ptr(key: &'static CStr) -> *const c_char {
-    let lookup = LOOKUP.read().0;
+    let guard = LOOKUP.read();
+    let lookup = guard.0;
     let mut out: *const c_char = std::ptr::null();
-    // SAFETY: as in `text`.
+    // SAFETY: as in `text` (the read lock is held until the end of this function).
     if !lookup.is_null() && unsafe { text_lookup_getstr(lookup, key.as_ptr(), &mut out) } && !out.is_null() {
         out
     } else {

@@ -34,9 +34,12 @@ A cycle's verdict:
              backtrace, a crash after the plugin's unload line;
 - "crash-obs": a crash whose backtrace does not reach the plugin (OBS 29's own exit crash, seen without any
              plugin, is one);
+- "crash-unknown" (counted against the plugin): a crash with no usable backtrace (no core, no gdb);
+- "not-loaded" (a failure): a plugin configuration whose log has no unload line of the plugin;
 - "hang":    not ended within the timeout (killed).
 A configuration's crash rate and leftover rate are also compared with the baseline's (one-sided Fisher exact
-test, p < 0.05): a higher rate beyond chance counts against the plugin even where no backtrace names it.
+test, p < 0.05 over all comparisons, Bonferroni): a higher rate beyond chance counts against the plugin even
+where no backtrace names it.
 """
 from __future__ import annotations
 
@@ -221,10 +224,14 @@ def run_cycle(index: int, config: str, inputs: Inputs, out: Path, work: Path, rn
             helper.start()
         # SIGINT at a different moment of each cycle: while models load, run, or switch.
         time.sleep(rng.uniform(0.2, 2.5))
-        watcher = threading.Thread(target=stacks_at_leftover, args=(obs, art / "leftover-stacks.txt"), daemon=True)
-        watcher.start()
-        _, cycle.exit_code = obs.stop(timeout=timeout)
-        watcher.join(timeout)
+        watcher = None
+        if os.environ.get("VBG_SHUTDOWN_STACKS"):  # stops OBS for a while: not in measured cycles
+            watcher = threading.Thread(target=stacks_at_leftover, args=(obs, art / "leftover-stacks.txt"),
+                                       daemon=True)
+            watcher.start()
+        _, cycle.exit_code = obs.stop(timeout=timeout + (120 if watcher else 0))
+        if watcher:
+            watcher.join(timeout)
     except Exception as e:  # OBS died during start-up: a result, not an error of the harness
         (art / "harness-error.txt").write_text(f"{e!r}\n")
         _, cycle.exit_code = obs.stop(timeout=timeout)
@@ -290,16 +297,19 @@ def backtrace(home: Path, since: float) -> list[str]:
     """The crashing thread's backtrace from the core OBS left in its working folder (OBS changes into "/" of
     its root at start; HOME is looked at too)."""
     wall_since = time.time() - (time.monotonic() - since)
-    cores = sorted(p for folder in (home, h.host_path(Path("/"))) for p in folder.glob("core*")
-                   if p.is_file() and p.stat().st_mtime >= wall_since)
+    cores = sorted((p for folder in (home, h.host_path(Path("/"))) for p in folder.glob("core*")
+                    if p.is_file() and p.stat().st_mtime >= wall_since), key=lambda p: p.stat().st_mtime)
     if not cores:
         return []
     # The core's path as gdb sees it (HOME is bind-mounted at the same path inside a root).
     core = "/" + cores[-1].name if cores[-1].parent == h.host_path(Path("/")) else str(cores[-1])
     try:
-        r = subprocess.run([*gdb(), "-ex", "bt 40", "/usr/bin/obs", core], capture_output=True, text=True,
-                           timeout=180)
-        return [l for l in r.stdout.splitlines() if l.startswith("#")]
+        obs_bin = subprocess.run([*(["chroot", str(h.OBS_ROOT)] if h.OBS_ROOT else []), "sh", "-c",
+                                  "command -v obs"], capture_output=True, text=True).stdout.strip() or "/usr/bin/obs"
+        r = subprocess.run([*gdb(), "-ex", "bt 40", obs_bin, core], capture_output=True, text=True, timeout=180)
+        frames = [l for l in r.stdout.splitlines() if l.startswith("#")]
+        # Frames without a single known function (no symbols, wrong binary) tell nothing either way.
+        return frames if any(" in ?? " not in f for f in frames) else []
     except (OSError, subprocess.TimeoutExpired):
         return []
     finally:
@@ -320,11 +330,16 @@ def classify(cycle: Cycle, log: str, home: Path, started: float) -> None:
     if cycle.crashed:
         cycle.backtrace = backtrace(home, started)
         ours = any(any(k in frame for k in LIB_MARKERS) for frame in cycle.backtrace)
-        if ours or (not cycle.backtrace and cycle.phase in ("after our unload", "freeing leftover sources")
-                    and cycle.config != "baseline"):
+        if ours:
             cycle.verdict = "crash-plugin"
-        else:
+        elif cycle.backtrace or cycle.config == "baseline":
             cycle.verdict = "crash-obs"
+        else:
+            # No core or no gdb: whose it was cannot be told, and a crash that may be ours is not passed.
+            cycle.verdict = "crash-unknown"
+        return
+    if cycle.config != "baseline" and cycle.unload_threads is None:
+        cycle.verdict = "not-loaded"  # no unload line: the plugin never ran, nothing was tested
         return
     if cycle.leftovers and cycle.config not in ("leak", "baseline"):
         own = h.obs_version() >= OBS_OWN_LEFTOVER_FROM and references_held_at_unload(log) == 0
@@ -391,11 +406,14 @@ def summarise(cycles: list[Cycle]) -> dict:
         rows[config] = {"cycles": len(cs), "crashes": crashes, "verdicts": verdicts, "leftover_cycles": left,
                         "p_more_crashes_than_baseline": None if p is None else round(p, 4),
                         "p_more_leftovers_than_baseline": None if p_left is None else round(p_left, 4)}
-    plugin_faults = [c for c in cycles if c.verdict in ("leftover", "threads", "crash-plugin", "hang")]
-    harness_faults = [c for c in cycles if c.verdict == "leak-missed"]
-    rate_faults = [k for k, r in rows.items()
-                   if any(r[key] is not None and r[key] < 0.05
-                          for key in ("p_more_crashes_than_baseline", "p_more_leftovers_than_baseline"))]
+    plugin_faults = [c for c in cycles if c.config != "baseline"
+                     and c.verdict in ("leftover", "threads", "crash-plugin", "crash-unknown", "hang")]
+    harness_faults = [c for c in cycles if c.verdict in ("leak-missed", "not-loaded")]
+    # Bonferroni: two rates per compared configuration, each at 0.05 overall.
+    keys = ("p_more_crashes_than_baseline", "p_more_leftovers_than_baseline")
+    tests = sum(r[k] is not None for r in rows.values() for k in keys)
+    rate_faults = [k for k, r in rows.items() if any(r[key] is not None and r[key] < 0.05 / max(tests, 1)
+                                                      for key in keys)]
     return {"configs": rows, "plugin_faults": [c.index for c in plugin_faults], "rate_faults": rate_faults,
             "harness_faults": [c.index for c in harness_faults]}
 

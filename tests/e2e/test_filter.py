@@ -310,9 +310,11 @@ def test_sigint_shuts_down_cleanly_and_unloads(e2e: E2E) -> None:
     assert code is not None, "OBS did not exit within 10 s of SIGINT (killed)"
     log = e2e.obs.log_text()
     verdict = shutdown.judge_exit(e2e.obs, code, started)
-    assert verdict.verdict not in ("crash-plugin", "leftover", "threads"), (
+    assert verdict.verdict not in ("crash-plugin", "crash-unknown", "leftover", "threads", "not-loaded"), (
         f"{verdict.verdict}: exit {code} ({verdict.phase}), sources not cleared: {verdict.leftovers}, "
         f"threads at unload: {verdict.unload_threads}; backtrace: {' | '.join(verdict.backtrace[:4])}")
+    if verdict.verdict == "crash-obs":  # OBS 29's own exit crash may come before any module unloads
+        pytest.xfail(f"OBS's own crash at exit ({verdict.phase}), not the plugin's: {' | '.join(verdict.backtrace[:3])}")
     assert f"{h.LOG_PREFIX} unloaded (0 plugin threads still running)" in log, \
         "no '[obs-virtual-background] unloaded (0 plugin threads still running)' line in the OBS log"
     crashes = list((e2e.obs.config_dir / "crashes").glob("*"))
@@ -320,8 +322,6 @@ def test_sigint_shuts_down_cleanly_and_unloads(e2e: E2E) -> None:
     # libobs complains about effect parameters a draw left unset; every pass must set what it reads.
     unset = [line for line in log.splitlines() if "set to invalid size" in line]
     assert not unset, f"{len(unset)} effect parameter errors, e.g. {unset[0]}"
-    if verdict.verdict == "crash-obs":
-        pytest.xfail(f"OBS's own crash at exit ({verdict.phase}), not the plugin's: {' | '.join(verdict.backtrace[:3])}")
     if verdict.verdict == "leftover-obs":
         pytest.xfail(f"OBS {h.obs_version()} left {verdict.leftovers} uncleared, as it does with no plugin loaded; "
                      "the plugin held no source reference")

@@ -9,6 +9,8 @@ crash is reported. A crash whose backtrace reaches the plugin fails at once.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import obs_harness as h
@@ -28,7 +30,7 @@ def test_every_configuration_shuts_down_cleanly(out) -> None:
     cycles, summary = shutdown.run(len(shutdown.CONFIGS), out / "round", shutdown.CONFIGS)
     faults = [f"cycle {c.index} ({c.config}): {c.verdict}, exit {c.exit_code}, {c.phase}, leftovers {c.leftovers}, "
               f"threads at unload {c.unload_threads}; {' | '.join(c.backtrace[:3])}"
-              for c in cycles if c.verdict not in ("clean", "crash-obs")]
+              for c in cycles if c.verdict not in ("clean", "crash-obs", "leftover-obs")]
     assert not faults, "\n".join(faults)
     for c in cycles:
         if c.config != "baseline":
@@ -46,8 +48,9 @@ def test_a_leaked_filter_is_stopped_at_unload_and_destroyed_after_it(out) -> Non
             break
         obs_crashes.append(f"attempt {attempt}: OBS's own crash ({c.phase}): {' | '.join(c.backtrace[:3])}")
     assert c.verdict == "clean", f"{c.verdict}, exit {c.exit_code}, {c.phase}; earlier: {obs_crashes}"
-    assert "had not destroyed 1 filter(s); 2 of their threads stopped here" in c.not_destroyed_line, \
-        c.not_destroyed_line
+    # At least the leaked picture's filter (OBS 32 may leave the video's too, as it does without the plugin).
+    m = re.search(r"had not destroyed (\d+) filter\(s\); (\d+) of their threads stopped here", c.not_destroyed_line)
+    assert m and int(m.group(1)) >= 1 and int(m.group(2)) == 2 * int(m.group(1)), c.not_destroyed_line
     assert c.unload_threads == 0
     log = (out / f"leak-{attempt}" / "cycle-000-leak" / "obs-log.txt").read_text(errors="replace")
     unload_at = log.index("[obs-virtual-background] unloaded")
@@ -55,3 +58,32 @@ def test_a_leaked_filter_is_stopped_at_unload_and_destroyed_after_it(out) -> Non
     assert late > 0, "the leaked filter was never destroyed after the unload line"
     if obs_crashes:
         print("\n".join(obs_crashes))
+
+
+def test_verdicts_from_the_log_alone(tmp_path) -> None:
+    """The classification on OBS logs as OBS 32 writes them, without running OBS."""
+    left = ("12:00:00.000: ==== Shutting down ====\n"
+            "12:00:00.001: Not all sources were cleared when clearing scene data:\n"
+            "12:00:00.001: \n12:00:00.001: - Sample\n12:00:00.001: - Person video\n12:00:00.001: \n"
+            "12:00:00.002: [obs-virtual-background] at unload OBS had not destroyed 2 filter(s); 4 of their "
+            "threads stopped here; {held} source reference(s) still held\n"
+            "12:00:00.002: [obs-virtual-background] unloaded (0 plugin threads still running)\n"
+            "12:00:00.003: Freeing OBS context data\n")
+    assert shutdown.leftover_names(left.format(held=0)) == ["Sample", "Person video"]
+    assert shutdown.references_held_at_unload(left.format(held=3)) == 3
+    assert shutdown.crash_phase(left.format(held=0)) == "freeing leftover sources"
+
+    def verdict(log: str, code: int, config: str = "modes") -> str:
+        c = shutdown.Cycle(0, config, exit_code=code)
+        shutdown.classify(c, log, tmp_path, 0.0)
+        return c.verdict
+
+    newer = h.obs_version() >= shutdown.OBS_OWN_LEFTOVER_FROM
+    assert verdict(left.format(held=0), 0) == ("leftover-obs" if newer else "leftover")
+    assert verdict(left.format(held=2), 0) == "leftover", "a reference the plugin held makes it the plugin's"
+    # A crash with no core to read cannot be passed as OBS's, except without the plugin.
+    assert verdict(left.format(held=0), -11) == "crash-unknown"
+    assert verdict(left.format(held=0), -11, "baseline") == "crash-obs"
+    assert verdict("12:00:00.000: ==== Shutting down ====\n", 0) == "not-loaded"
+    # One-sided Fisher: 5 of 10 against 0 of 10 is beyond chance, 1 of 10 against 1 of 10 is not.
+    assert shutdown.fisher_greater(5, 10, 0, 10) < 0.05 < shutdown.fisher_greater(1, 10, 1, 10)
