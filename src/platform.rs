@@ -32,15 +32,3 @@ pub fn lower_thread_priority(nice: i32) {
     #[cfg(not(target_os = "linux"))]
     let _ = nice;
 }
-
-/// Hands the allocator's free pages back to the system (glibc: `malloc_trim`, which also releases whole free
-/// pages inside the heap, not only at its top). Call after freeing something large and long-lived (a model
-/// session): the heap otherwise keeps those pages resident, fragmented, and each new session takes new ones.
-/// Elsewhere nothing.
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists, under its locks.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}

@@ -314,11 +314,7 @@ fn run(shared: &Shared) {
     loop {
         let pending = shared.pending_config.lock().take();
         if let Some(config) = pending {
-            if segmenter.take().is_some() {
-                // The old session's arena goes back to the allocator as scattered free chunks; the next
-                // session's are laid out elsewhere. Without this, resident memory climbs with each switch.
-                crate::platform::release_free_memory();
-            }
+            segmenter = None;
             refiner.reset();
             gate.reset();
             *shared.next_cut.lock() = NextCut::default();
