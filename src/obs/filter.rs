@@ -12,7 +12,7 @@ use super::locale::{text, text_ptr};
 use super::module;
 use super::properties::{set_visible, Properties};
 use super::remote;
-use super::render::RenderPipeline;
+use super::render::{Lag, RenderPipeline};
 use super::source::{FilterSource, WeakSource};
 use super::source_ref::{video_source_names, SourceRef};
 use crate::filter_status::{Fault, FaultKind, FilterStatus, Stage};
@@ -57,6 +57,9 @@ struct Filter {
     rendering: AtomicBool,
     /// None when the effect file could not be loaded (`install_error` says why).
     pipeline: Mutex<Option<RenderPipeline>>,
+    /// The lag after the last render, for the status: read without the pipeline's lock, which a render
+    /// holds for milliseconds and which obs-websocket's threads must never wait for.
+    lag: Mutex<Option<Lag>>,
     install_error: Option<String>,
     runtime_library: PathBuf,
     /// Taken in `create`; the worker and picture threads hold their own copies.
@@ -101,6 +104,7 @@ impl Filter {
             chosen,
             rendering: AtomicBool::new(false),
             pipeline: Mutex::new(pipeline.ok()),
+            lag: Mutex::new(None),
             install_error,
             runtime_library: runtime::plugin_library(),
             weak,
@@ -151,7 +155,10 @@ impl Filter {
         let settings = self.settings.lock().clone();
         let backdrop = if settings.mode == BackgroundMode::Source { self.chosen.drawable() } else { None };
         match self.pipeline.lock().as_mut() {
-            Some(p) => p.render(self.source, &settings, &self.worker, &self.images, backdrop.as_ref()),
+            Some(p) => {
+                p.render(self.source, &settings, &self.worker, &self.images, backdrop.as_ref());
+                *self.lag.lock() = p.lag();
+            }
             None => self.source.skip(),
         }
     }
@@ -187,7 +194,7 @@ impl Filter {
                 _ => None,
             },
         };
-        let lag = self.pipeline.lock().as_ref().and_then(|p| p.lag());
+        let lag = *self.lag.lock();
         let passing_through = fault.as_ref().is_some_and(|f| f.kind.passes_through());
         let mut status = FilterStatus {
             stage: if passing_through { Stage::Failed } else { stage },

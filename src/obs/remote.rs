@@ -4,7 +4,7 @@
 
 use super::data::{Data, DataArray, OwnedData};
 use super::filter;
-use super::source_ref::{all_sources, SourceRef};
+use super::source_ref::{all_source_names, SourceRef};
 use super::websocket::{Unregistered, Vendor};
 use crate::filter_status::FilterStatus;
 use crate::settings::SettingsSource;
@@ -79,7 +79,8 @@ fn get_filter_status(request: Data, response: Data) {
 /// `ListFilters` -> `{filters: [status, ...]}`: every source (inputs and scenes) carrying the filter.
 fn list_filters(_: Data, response: Data) {
     let list = DataArray::new();
-    for source in all_sources() {
+    // One source held at a time, and only while it is looked at.
+    for source in all_source_names().iter().filter_map(|name| SourceRef::by_name(name)) {
         for f in source.filters() {
             if let Some(status) = filter::status_of(&f) {
                 let item = OwnedData::new();

@@ -204,24 +204,26 @@ pub fn video_source_names() -> Vec<String> {
     inputs
 }
 
-/// Every input and every scene (groups included where OBS lists them), each held by a reference.
-pub fn all_sources() -> Vec<SourceRef> {
+/// The names of every input and every scene (groups included where OBS lists them), without holding any of
+/// them: a caller takes one at a time by name, so that nothing it looks at is kept alive past OBS's own
+/// clearing of the scenes (a request in flight at exit).
+pub fn all_source_names() -> Vec<String> {
     unsafe extern "C" fn collect(param: *mut c_void, source: *mut obs_source_t) -> bool {
-        let found = &mut *(param as *mut Vec<SourceRef>);
-        found.extend(SourceRef::borrowed(source));
+        let names = &mut *(param as *mut Vec<String>);
+        let raw = obs_source_get_name(source);
+        if !raw.is_null() {
+            let name = CStr::from_ptr(raw).to_string_lossy().into_owned();
+            // A group may be listed as an input and as a scene.
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
         true
     }
-    let mut found: Vec<SourceRef> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     unsafe {
-        obs_enum_sources(Some(collect), (&mut found as *mut Vec<SourceRef>).cast());
-        obs_enum_scenes(Some(collect), (&mut found as *mut Vec<SourceRef>).cast());
+        obs_enum_sources(Some(collect), (&mut names as *mut Vec<String>).cast());
+        obs_enum_scenes(Some(collect), (&mut names as *mut Vec<String>).cast());
     }
-    // A group may be listed as an input and as a scene.
-    let mut unique: Vec<SourceRef> = Vec::with_capacity(found.len());
-    for s in found {
-        if !unique.contains(&s) {
-            unique.push(s);
-        }
-    }
-    unique
+    names
 }

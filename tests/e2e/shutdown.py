@@ -229,7 +229,8 @@ def run_cycle(index: int, config: str, inputs: Inputs, out: Path, work: Path, rn
             watcher = threading.Thread(target=stacks_at_leftover, args=(obs, art / "leftover-stacks.txt"),
                                        daemon=True)
             watcher.start()
-        _, cycle.exit_code = obs.stop(timeout=timeout + (120 if watcher else 0))
+        _, cycle.exit_code = obs.stop(timeout=timeout + (120 if watcher else 0),
+                                      on_hang=lambda o: stacks_now(o, art / "hang-stacks.txt"))
         if watcher:
             watcher.join(timeout)
     except Exception as e:  # OBS died during start-up: a result, not an error of the harness
@@ -278,6 +279,16 @@ def gdb() -> list[str]:
     give the symbols)."""
     chroot = ["chroot", str(h.OBS_ROOT)] if h.OBS_ROOT else []
     return [*chroot, "gdb", "-batch", "-nx", "-iex", "set debuginfod enabled off", "-iex", "set auto-load off"]
+
+
+def stacks_now(obs: h.ObsInstance, out: Path) -> None:
+    """Every thread's stack of a running OBS (for a hang, before it is killed)."""
+    try:
+        r = subprocess.run([*gdb(), "-p", str(obs.obs.pid), "-ex", "thread apply all bt 30"],
+                           capture_output=True, text=True, timeout=120)
+        out.write_text(r.stdout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        out.write_text(f"no stacks: {e!r}\n")
 
 
 def stacks_at_leftover(obs: h.ObsInstance, out: Path, timeout: float = 20.0) -> None:
