@@ -153,7 +153,12 @@ impl Filter {
         }
         let _done = Done(&self.rendering);
         let settings = self.settings.lock().clone();
-        let backdrop = if settings.mode == BackgroundMode::Source { self.chosen.drawable() } else { None };
+        // Inside another filter's background no background source is drawn (the colour stands in): two
+        // filters whose backgrounds hold each other's sources would otherwise draw a scene inside itself,
+        // which OBS 32 deadlocks on (its scene lock is taken again on the same thread).
+        let nested = BACKDROP_DEPTH.with(|d| d.get()) > 0;
+        let backdrop = if settings.mode == BackgroundMode::Source && !nested { self.chosen.drawable() } else { None };
+        let _depth = backdrop.is_some().then(BackdropDepth::enter);
         match self.pipeline.lock().as_mut() {
             Some(p) => {
                 p.render(self.source, &settings, &self.worker, &self.images, backdrop.as_ref());
@@ -475,6 +480,27 @@ unsafe fn filter<'a>(data: *mut c_void) -> Option<&'a Filter> {
 
 unsafe extern "C" fn get_name(_: *mut c_void) -> *const c_char {
     text_ptr(c"VirtualBackground")
+}
+
+thread_local! {
+    /// How many filters on this thread are drawing their background source right now.
+    static BACKDROP_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one filter drawing its background source on this thread, until dropped.
+struct BackdropDepth;
+
+impl BackdropDepth {
+    fn enter() -> BackdropDepth {
+        BACKDROP_DEPTH.with(|d| d.set(d.get() + 1));
+        BackdropDepth
+    }
+}
+
+impl Drop for BackdropDepth {
+    fn drop(&mut self) {
+        BACKDROP_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
 }
 
 /// Filters created and not yet destroyed, for the unload line.
