@@ -77,9 +77,10 @@ impl ImageLoader {
     }
 
     pub fn stop(&mut self) {
-        self.shared.requests.close();
         if let Some(t) = self.thread.take() {
-            t.stop();
+            if !t.stop() {
+                log::error!("[{}] the image loading thread ended with a panic", self.shared.name);
+            }
         }
     }
 }

@@ -37,13 +37,7 @@ impl Entry {
         // The lock is held through the join, so a second caller returns only once the thread has ended (the
         // thread's body never takes it).
         let mut handle = self.handle.lock();
-        match handle.take().map(JoinHandle::join) {
-            Some(Err(_)) => {
-                log::error!("the {} thread ended with a panic", self.name);
-                false
-            }
-            _ => true,
-        }
+        !matches!(handle.take().map(JoinHandle::join), Some(Err(_)))
     }
 }
 
@@ -94,8 +88,8 @@ pub fn stop_all() -> usize {
     for e in &entries {
         (e.ask_to_stop)();
     }
-    for e in &entries {
-        e.stop();
+    for e in entries.iter().filter(|e| !e.stop()) {
+        log::error!("the {} thread ended with a panic", e.name);
     }
     live
 }

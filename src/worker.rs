@@ -202,7 +202,6 @@ impl Worker {
 
     /// Stops the thread and waits for it. Inference in flight finishes first (a few milliseconds).
     pub fn stop(&mut self) {
-        self.shared.frames.close();
         if let Some(t) = self.thread.take() {
             if !t.stop() {
                 log::error!("[{}] the inference thread ended with a panic", self.shared.name);

@@ -37,30 +37,27 @@ fn free_lookup(lookup: *mut lookup_t) {
     }
 }
 
+/// Runs `f` with OBS's stored translation of `key` (None when there is none), under the read lock that keeps
+/// the strings alive.
+fn with_translation<R>(key: &CStr, f: impl FnOnce(Option<*const c_char>) -> R) -> R {
+    let guard = LOOKUP.read();
+    let lookup = guard.0;
+    let mut out: *const c_char = std::ptr::null();
+    // SAFETY: the lookup is live while the read lock is held (until `f` returns).
+    let found = !lookup.is_null() && unsafe { text_lookup_getstr(lookup, key.as_ptr(), &mut out) } && !out.is_null();
+    f(found.then_some(out))
+}
+
 /// The translation of `key`, or the key itself when it has none (so a missing string is visible, not blank).
 pub fn text(key: &str) -> String {
-    let lookup = LOOKUP.read();
-    let lookup = lookup.0;
     let Ok(ckey) = CString::new(key) else { return key.to_string() };
-    let mut out: *const c_char = std::ptr::null();
-    // SAFETY: the lookup is live while the read lock is held (until the end of this function).
-    if !lookup.is_null() && unsafe { text_lookup_getstr(lookup, ckey.as_ptr(), &mut out) } && !out.is_null() {
-        unsafe { CStr::from_ptr(out) }.to_string_lossy().into_owned()
-    } else {
-        key.to_string()
-    }
+    // SAFETY: a found string is a C string owned by the lookup, copied before the lock is released.
+    with_translation(&ckey, |t| t.map(|out| unsafe { CStr::from_ptr(out) }.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| key.to_string())
 }
 
 /// Like `text`, but returns OBS's own stored string (valid until the locale is freed), for callbacks that
 /// must return a `const char *` (OBS asks for names on its UI thread, never while it frees the locale).
 pub fn text_ptr(key: &'static CStr) -> *const c_char {
-    let guard = LOOKUP.read();
-    let lookup = guard.0;
-    let mut out: *const c_char = std::ptr::null();
-    // SAFETY: as in `text` (the read lock is held until the end of this function).
-    if !lookup.is_null() && unsafe { text_lookup_getstr(lookup, key.as_ptr(), &mut out) } && !out.is_null() {
-        out
-    } else {
-        key.as_ptr()
-    }
+    with_translation(key, |t| t.unwrap_or(key.as_ptr()))
 }

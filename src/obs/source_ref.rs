@@ -179,25 +179,36 @@ impl Counted for SourceRef {
     }
 }
 
-/// The names of the sources and scenes a background can be taken from, as OBS lists them: inputs with
-/// video, then scenes (groups included where OBS lists them).
-pub fn video_source_names() -> Vec<String> {
+/// The names of OBS's inputs and of its scenes (groups included where OBS lists them), each list in OBS's
+/// order, keeping those `wanted` accepts. Only names are taken: no source is held.
+fn names_of_inputs_and_scenes(wanted: fn(*mut obs_source_t) -> bool) -> (Vec<String>, Vec<String>) {
+    struct Collect {
+        wanted: fn(*mut obs_source_t) -> bool,
+        names: Vec<String>,
+    }
     unsafe extern "C" fn collect(param: *mut c_void, source: *mut obs_source_t) -> bool {
-        let names = &mut *(param as *mut Vec<String>);
-        if obs_source_get_output_flags(source) & OBS_SOURCE_VIDEO != 0 {
-            let raw = obs_source_get_name(source);
-            if !raw.is_null() {
-                names.push(CStr::from_ptr(raw).to_string_lossy().into_owned());
-            }
+        let c = &mut *(param as *mut Collect);
+        let raw = obs_source_get_name(source);
+        if (c.wanted)(source) && !raw.is_null() {
+            c.names.push(CStr::from_ptr(raw).to_string_lossy().into_owned());
         }
         true
     }
-    let mut inputs: Vec<String> = Vec::new();
-    let mut scenes: Vec<String> = Vec::new();
+    let mut inputs = Collect { wanted, names: Vec::new() };
+    let mut scenes = Collect { wanted, names: Vec::new() };
     unsafe {
-        obs_enum_sources(Some(collect), (&mut inputs as *mut Vec<String>).cast());
-        obs_enum_scenes(Some(collect), (&mut scenes as *mut Vec<String>).cast());
+        obs_enum_sources(Some(collect), (&mut inputs as *mut Collect).cast());
+        obs_enum_scenes(Some(collect), (&mut scenes as *mut Collect).cast());
     }
+    (inputs.names, scenes.names)
+}
+
+/// The names of the sources and scenes a background can be taken from, as OBS lists them: inputs with
+/// video, then scenes (groups included where OBS lists them).
+pub fn video_source_names() -> Vec<String> {
+    // SAFETY: OBS hands the callback a live source.
+    let (mut inputs, mut scenes) =
+        names_of_inputs_and_scenes(|s| unsafe { obs_source_get_output_flags(s) } & OBS_SOURCE_VIDEO != 0);
     inputs.sort_by_key(|n| n.to_lowercase());
     scenes.retain(|s| !inputs.contains(s));
     inputs.append(&mut scenes);
@@ -208,22 +219,12 @@ pub fn video_source_names() -> Vec<String> {
 /// them: a caller takes one at a time by name, so that nothing it looks at is kept alive past OBS's own
 /// clearing of the scenes (a request in flight at exit).
 pub fn all_source_names() -> Vec<String> {
-    unsafe extern "C" fn collect(param: *mut c_void, source: *mut obs_source_t) -> bool {
-        let names = &mut *(param as *mut Vec<String>);
-        let raw = obs_source_get_name(source);
-        if !raw.is_null() {
-            let name = CStr::from_ptr(raw).to_string_lossy().into_owned();
-            // A group may be listed as an input and as a scene.
-            if !names.contains(&name) {
-                names.push(name);
-            }
+    let (mut names, scenes) = names_of_inputs_and_scenes(|_| true);
+    // A group may be listed as an input and as a scene.
+    for scene in scenes {
+        if !names.contains(&scene) {
+            names.push(scene);
         }
-        true
-    }
-    let mut names: Vec<String> = Vec::new();
-    unsafe {
-        obs_enum_sources(Some(collect), (&mut names as *mut Vec<String>).cast());
-        obs_enum_scenes(Some(collect), (&mut names as *mut Vec<String>).cast());
     }
     names
 }

@@ -297,9 +297,7 @@ def stacks_at_leftover(obs: h.ObsInstance, out: Path, timeout: float = 20.0) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and obs.obs is not None and obs.obs.poll() is None:
         if LEFTOVER in obs.log_text():
-            r = subprocess.run([*gdb(), "-p", str(obs.obs.pid), "-ex", "thread apply all bt 30"],
-                               capture_output=True, text=True, timeout=120)
-            out.write_text(r.stdout)
+            stacks_now(obs, out)
             return
         time.sleep(0.01)
 

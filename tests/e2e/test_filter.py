@@ -302,7 +302,6 @@ def test_sigint_shuts_down_cleanly_and_unloads(e2e: E2E) -> None:
     that never reaches the plugin (OBS 29's own exit crash) and OBS 32's own leftover scenes (both seen
     with no plugin loaded, docs/reliability.md) are reported as expected failures of OBS, not passes."""
     import shutdown
-    import time
     e2e.require_plugin()
     started = time.monotonic()
     seconds, code = e2e.obs.stop(timeout=10)
