@@ -3,6 +3,8 @@
 PNG, one line per run, with Pillow only (the test venv has no plotting library).
 
     plot_rss.py OUT.png LABEL=path/long-run.json [LABEL=path/long-run.json ...]
+
+A path ending in "#baseline" draws that run's baseline OBS (without the plugin) instead.
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ def main() -> int:
     runs = []
     for arg in sys.argv[2:]:
         label, path = arg.split("=", 1)
-        samples = json.loads(Path(path).read_text())["samples"]
+        path, _, part = path.partition("#")
+        samples = json.loads(Path(path).read_text())["baseline_samples" if part == "baseline" else "samples"]
         runs.append((label, [(s["t"] / 60, s["rss_mb"]) for s in samples]))
     t_max = max(p[-1][0] for _, p in runs)
     lo = min(v for _, p in runs for _, v in p)
