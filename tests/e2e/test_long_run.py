@@ -130,11 +130,14 @@ def changes_of_kind(kind: str) -> list[dict]:
     return CHANGES
 
 
-def slope_mb_per_min(ts: np.ndarray, rss: np.ndarray) -> float:
-    """Least-squares slope of RSS over time, in MB a minute."""
-    if len(ts) < 2:
+def second_half_slope(samples: list[dict]) -> float:
+    """Least-squares slope of RSS over the second half of the samples' time, in MB a minute."""
+    ts = np.array([s["t"] for s in samples])
+    rss = np.array([s["rss_mb"] for s in samples])
+    half = ts >= ts[-1] / 2
+    if half.sum() < 2:
         return 0.0
-    return float(np.polyfit(ts / 60.0, rss, 1)[0])
+    return float(np.polyfit(ts[half] / 60.0, rss[half], 1)[0])
 
 
 def malloc_stats(obs: h.ObsInstance) -> str:
@@ -243,14 +246,8 @@ def run_with_plugin(work: Path, video: Path, picture: Path, env: dict, base: h.O
     end = float(np.median(rss[-3:]))
     growth = end - at_minute
     peak_after = float(rss[ts >= WARM_UP].max()) - at_minute
-    half = ts >= ts[-1] / 2
-    slope = slope_mb_per_min(ts[half], rss[half])
-    base_slope = None
-    if base_samples:
-        bts = np.array([s["t"] for s in base_samples])
-        brss = np.array([s["rss_mb"] for s in base_samples])
-        bhalf = bts >= bts[-1] / 2
-        base_slope = round(slope_mb_per_min(bts[bhalf], brss[bhalf]), 3)
+    slope = second_half_slope(samples)
+    base_slope = round(second_half_slope(base_samples), 3) if base_samples else None
     frames = samples[-1]["frames"] - samples[0]["frames"]
     fps = frames / (samples[-1]["t"] - samples[0]["t"])
     skipped = samples[-1]["skipped"] - samples[0]["skipped"]
