@@ -100,6 +100,8 @@ fn run(shared: &Shared) {
         };
         let result = std::panic::catch_unwind(|| background_image::load(Path::new(&path)))
             .unwrap_or_else(|_| Err(Error::image(format!("cannot decode background image {path}"))));
+        // The decoder's scratch, and the previous picture once the graphics thread replaced it, are freed.
+        crate::platform::return_freed_memory();
         let error = result.as_ref().err().cloned();
         {
             // A newer request may have arrived while decoding; only the newest path's outcome counts.

@@ -32,3 +32,15 @@ pub fn lower_thread_priority(nice: i32) {
     #[cfg(not(target_os = "linux"))]
     let _ = nice;
 }
+
+/// Hands memory the process has freed back to the system. glibc keeps freed memory in its arenas, and a
+/// model switch or a new background picture frees tens of megabytes at once (a session, a decoder's scratch):
+/// without this, the resident size stays at its peak (docs/reliability.md, "Memory over long runs").
+/// Call it off the graphics thread, after such a release: it walks every arena.
+pub fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of glibc's own arenas; nothing is passed.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

@@ -347,6 +347,8 @@ fn run(shared: &Shared) {
                 ),
             }
             meter = RateMeter::new(Instant::now());
+            // The old session and the new one's loading scratch are freed by now.
+            crate::platform::return_freed_memory();
         }
 
         let frame = match shared.frames.wait(Duration::from_millis(500)) {

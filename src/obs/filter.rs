@@ -6,13 +6,13 @@
 
 use super::chosen_source::{ChosenSource, Notify};
 use super::data::Data;
-use super::graphics::with_graphics;
+use super::graphics::{on_graphics_thread, with_graphics};
 use super::guard::guard;
 use super::locale::{text, text_ptr};
 use super::module;
 use super::properties::{set_visible, Properties};
 use super::remote;
-use super::render::{Lag, RenderPipeline};
+use super::render::{BackdropSource, Lag, RenderPipeline};
 use super::source::{FilterSource, WeakSource};
 use super::source_ref::{video_source_names, SourceRef};
 use crate::filter_status::{Fault, FaultKind, FilterStatus, Stage};
@@ -157,11 +157,19 @@ impl Filter {
         // filters whose backgrounds hold each other's sources would otherwise draw a scene inside itself,
         // which OBS 32 deadlocks on (its scene lock is taken again on the same thread).
         let nested = BACKDROP_DEPTH.with(|d| d.get()) > 0;
-        let backdrop = if settings.mode == BackgroundMode::Source && !nested { self.chosen.drawable() } else { None };
-        let _depth = backdrop.is_some().then(BackdropDepth::enter);
+        let source_mode = settings.mode == BackgroundMode::Source && !nested;
+        // Other sources are drawn only on OBS's graphics thread; a screenshot shows the picture drawn last.
+        let graphics_thread = on_graphics_thread();
+        let drawable = if source_mode && graphics_thread { self.chosen.drawable() } else { None };
+        let backdrop = match &drawable {
+            Some(source) => BackdropSource::Draw(source),
+            None if source_mode && !graphics_thread => BackdropSource::Last,
+            None => BackdropSource::None,
+        };
+        let _depth = drawable.is_some().then(BackdropDepth::enter);
         match self.pipeline.lock().as_mut() {
             Some(p) => {
-                p.render(self.source, &settings, &self.worker, &self.images, backdrop.as_ref());
+                p.render(self.source, &settings, &self.worker, &self.images, backdrop);
                 *self.lag.lock() = p.lag();
             }
             None => self.source.skip(),

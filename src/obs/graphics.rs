@@ -21,6 +21,17 @@ pub fn with_graphics<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+// In libobs since 27 (its 29 headers declare it), but not in obs-sys's bindings.
+extern "C" {
+    fn obs_in_task_thread(task_type: obs_task_type) -> bool;
+}
+
+/// Whether this is OBS's graphics thread (not, for example, obs-websocket's screenshot thread, which renders
+/// sources inside the graphics context too).
+pub fn on_graphics_thread() -> bool {
+    unsafe { obs_in_task_thread(obs_task_type_OBS_TASK_GRAPHICS) }
+}
+
 fn vec2(v: [f32; 2]) -> obs_wrapper::obs_sys::vec2 {
     obs_wrapper::obs_sys::vec2 { __bindgen_anon_1: vec2__bindgen_ty_1 { ptr: v } }
 }

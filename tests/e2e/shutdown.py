@@ -233,9 +233,11 @@ def run_cycle(index: int, config: str, inputs: Inputs, out: Path, work: Path, rn
                                       on_hang=lambda o: stacks_now(o, art / "hang-stacks.txt"))
         if watcher:
             watcher.join(timeout)
-    except Exception as e:  # OBS died during start-up: a result, not an error of the harness
+    except Exception as e:  # OBS died or froze while running: a result, not an error of the harness
         (art / "harness-error.txt").write_text(f"{e!r}\n")
-        _, cycle.exit_code = obs.stop(timeout=timeout)
+        if obs.obs is not None and obs.obs.poll() is None:
+            stacks_now(obs, art / "error-stacks.txt")  # a request timed out: who waits on whom, before SIGINT
+        _, cycle.exit_code = obs.stop(timeout=timeout, on_hang=lambda o: stacks_now(o, art / "hang-stacks.txt"))
     finally:
         stop.set()
         if helper is not None:

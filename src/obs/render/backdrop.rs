@@ -7,26 +7,52 @@ use super::super::source_ref::SourceRef;
 use crate::background_image::fit_transform;
 use crate::settings::Settings;
 
+/// What a render does with Source mode's background.
+pub enum BackdropSource<'a> {
+    /// Not Source mode, no drawable source, or inside another filter's background: none (the colour stands in).
+    None,
+    /// Draw this source, once per video frame. Only on OBS's graphics thread.
+    Draw(&'a SourceRef),
+    /// Another thread renders the filter (obs-websocket's screenshots): show the picture the graphics thread
+    /// drew last (none, so the colour, if OBS does not show the filter). Drawing another source there can
+    /// deadlock OBS 30+: its graphics thread sizes a Media source's textures while holding that source's
+    /// frame lock, and the screenshot thread, holding the graphics context, would wait on the same lock.
+    Last,
+}
+
 pub struct Backdrop {
     target: TexRender,
-    /// `target` holds this video frame's picture.
+    /// `target` holds a picture of the source.
     drawn: bool,
+    /// The video frame and size it was drawn for.
+    drawn_for: Option<(u64, (u32, u32))>,
 }
 
 impl Backdrop {
     pub fn new() -> Backdrop {
-        Backdrop { target: TexRender::new(Format::Rgba8), drawn: false }
+        Backdrop { target: TexRender::new(Format::Rgba8), drawn: false, drawn_for: None }
     }
 
-    /// Draws `source` for this frame (once per frame, however many views show the filter); None forgets it.
-    pub fn draw(
+    /// Draws the source for video frame `frame` at `size` (once per frame, however many views show the
+    /// filter), keeps the last picture, or forgets it.
+    pub fn update(
         &mut self,
-        source: Option<&SourceRef>,
+        source: BackdropSource,
+        frame: u64,
         settings: &Settings,
         size: (u32, u32),
         timing: &mut Option<PassTimes>,
     ) {
-        self.drawn = source.is_some_and(|s| self.draw_source(s, settings, size, timing));
+        match source {
+            BackdropSource::None => (self.drawn, self.drawn_for) = (false, None),
+            BackdropSource::Last => {}
+            BackdropSource::Draw(source) => {
+                if self.drawn_for != Some((frame, size)) {
+                    self.drawn = self.draw_source(source, settings, size, timing);
+                    self.drawn_for = Some((frame, size));
+                }
+            }
+        }
     }
 
     fn draw_source(

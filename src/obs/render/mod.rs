@@ -18,13 +18,13 @@ mod shaped_alpha;
 use super::graphics::{Effect, Texture, TextureRef};
 use super::pass_times::{timed, PassTimes};
 use super::source::FilterSource;
-use super::source_ref::SourceRef;
 use crate::background_image::{fit_transform, UvTransform};
 use crate::image_loader::ImageLoader;
 use crate::settings::{BackgroundMode, Settings};
 use crate::worker::Worker;
 use analysis::Analysis;
 use backdrop::Backdrop;
+pub use backdrop::BackdropSource;
 use blurred_background::BlurredBackground;
 use input::{FramePasses, Input};
 use kept_frames::KeptFrames;
@@ -97,7 +97,7 @@ impl RenderPipeline {
         settings: &Settings,
         worker: &Worker,
         images: &ImageLoader,
-        backdrop: Option<&SourceRef>,
+        backdrop: BackdropSource,
     ) {
         let (cx, cy) = source.target_size();
         if cx == 0 || cy == 0 || worker.failed() {
@@ -110,9 +110,10 @@ impl RenderPipeline {
         let live = Input::Live(source);
         let now = super::source::video_frame_time();
         if self.frame_time != Some(now) || self.size != (cx, cy) {
-            self.next_frame(live, (cx, cy), settings, worker, images, backdrop);
+            self.next_frame(live, (cx, cy), settings, worker, images);
             self.frame_time = Some(now);
         }
+        self.backdrop.update(backdrop, now, settings, (cx, cy), &mut self.timing);
         let input = self.shown.map_or(live, |(texture, _)| Input::Kept(texture));
         self.composite(input, settings);
     }
@@ -125,7 +126,6 @@ impl RenderPipeline {
         settings: &Settings,
         worker: &Worker,
         images: &ImageLoader,
-        backdrop: Option<&SourceRef>,
     ) {
         if let Some(t) = self.timing.as_mut() {
             t.collect();
@@ -161,7 +161,6 @@ impl RenderPipeline {
         if let Some(loaded) = images.take_loaded() {
             self.picture = loaded.result.ok().and_then(|img| Texture::rgba_static(img.width, img.height, &img.rgba));
         }
-        self.backdrop.draw(backdrop, settings, size, &mut self.timing);
     }
 
     fn composite(&mut self, input: Input, settings: &Settings) {
