@@ -1,11 +1,12 @@
 //! Loading the ONNX Runtime shared library and the process-wide ONNX Runtime environment.
 //!
 //! The library ships with the plugin rather than system-wide, so the plugin always runs the version it was
-//! built and tested against. The plugin asks the dynamic linker for it by its bare file name
+//! built and tested against. On Linux the plugin asks the dynamic linker for it by its bare file name
 //! ([`LIBRARY_FILE`]): `dlopen` is called from inside the plugin (ort's load-dynamic, through libloading), so
 //! glibc searches the plugin's own DT_RUNPATH, which `build.rs` sets to `$ORIGIN:$ORIGIN/obs-virtual-background`
 //! (the per-user layout keeps the library beside the plugin, the system-wide layout in a sub-folder of the
-//! shared plugin folder). Tests and tools pass an explicit path instead (`ORT_DYLIB_PATH`).
+//! shared plugin folder). On Windows it loads `onnxruntime.dll` from the plugin's own folder by its full path
+//! (`platform::open_library`). Tests and tools pass an explicit path instead (`ORT_DYLIB_PATH`).
 //!
 //! Loading is retried until it succeeds, so putting the library in place fixes a filter without restarting OBS.
 
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The library file name in the onnxruntime 1.31.1 release this plugin is built for.
-pub const LIBRARY_FILE: &str = "libonnxruntime.so.1.31.1";
+pub const LIBRARY_FILE: &str = crate::platform::ONNX_RUNTIME_FILE;
 
 /// The sub-folder of a shared plugin folder that holds the plugin's private libraries (system-wide install).
 pub const PRIVATE_LIB_DIR: &str = "obs-virtual-background";
@@ -32,10 +33,14 @@ struct Loaded {
     devices: Vec<Device>,
 }
 
-/// The name to load the library by inside the plugin: the dynamic linker resolves it through the plugin's
-/// RUNPATH (never a global LD_LIBRARY_PATH or an absolute path).
+/// The name to load the library by inside the plugin. Linux: the bare name, which the dynamic linker resolves
+/// through the plugin's RUNPATH (never a global LD_LIBRARY_PATH or an absolute path). Windows: the file in
+/// the plugin's folder (`set_search_dirs`), by its full path.
 pub fn plugin_library() -> PathBuf {
-    PathBuf::from(LIBRARY_FILE)
+    match SEARCH_DIRS.get().and_then(|dirs| dirs.first()) {
+        Some(dir) if !crate::platform::RUNTIME_BY_NAME => dir.join(LIBRARY_FILE),
+        _ => PathBuf::from(LIBRARY_FILE),
+    }
 }
 
 /// Records the folders the plugin's RUNPATH points at (`$ORIGIN` resolved), so a failed load names them.
@@ -87,15 +92,6 @@ fn query_devices() -> Vec<Device> {
     devices
 }
 
-/// The file of a loaded shared library whose name is `file_name`, from the process's memory map.
-fn mapped_file(file_name: &str) -> Option<PathBuf> {
-    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-    maps.lines()
-        .filter_map(|l| l.find('/').map(|i| &l[i..]))
-        .find(|p| Path::new(p).file_name().is_some_and(|n| n == file_name))
-        .map(PathBuf::from)
-}
-
 /// Where to look for the library beside a plugin binary in `dir`: the folder itself (per-user install) or a
 /// sub-folder named after the plugin (system-wide install, where the folder is shared with other plugins).
 pub fn library_candidates(dir: &Path) -> Vec<PathBuf> {
@@ -126,7 +122,7 @@ pub fn environment(library: &Path) -> Result<ort::environment::Environment, Erro
         .map_err(|e| Error::runtime(format!("cannot start ONNX Runtime: {e}")))?;
     *env = Some(created.clone());
     let file_name = library.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let loaded = LOADED.get_or_init(|| Loaded { path: mapped_file(&file_name), devices: query_devices() });
+    let loaded = LOADED.get_or_init(|| Loaded { path: crate::platform::loaded_library_file(&file_name), devices: query_devices() });
     let names: Vec<&str> = loaded.devices.iter().map(|d| d.display_name()).collect();
     log::info!(
         "ONNX Runtime loaded from {}{}; devices: {}",
@@ -167,8 +163,8 @@ fn is_bare_name(library: &Path) -> bool {
 /// aborts the whole process (OBS) at session creation. Returns the library's version.
 pub fn check_library(library: &Path) -> Result<String, Error> {
     let shown = library.display();
-    // SAFETY: loading runs the library's initialisers; it is the library the plugin is about to use anyway.
-    let lib = unsafe { libloading::Library::new(library) }.map_err(|e| load_error(library, &e))?;
+    // Loading runs the library's initialisers; it is the library the plugin is about to use anyway.
+    let lib = crate::platform::open_library(library).map_err(|e| load_error(library, &e))?;
     type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
     // SAFETY: the symbol, when present, has this signature in every ONNX Runtime release.
     let get_base = unsafe { lib.get::<GetApiBase>(b"OrtGetApiBase") }

@@ -1,0 +1,259 @@
+/* A minimal OBS host for the Windows tests (scripts/test-windows): OBS's own obs.dll (32.2.2, from PyPI's
+ * pylibobs) under Wine, with no frontend. It loads the image source and the plugin the way OBS does
+ * (obs_open_module, obs_init_module), puts the plugin's filter on a picture with the given settings, shows it
+ * on the output, and saves the output's frames (raw RGBA) after the given delays. The log goes to a file.
+ *
+ *   vbg-host.exe OBS_DIR PLUGIN_DIR PICTURE WIDTH HEIGHT RENDERER SETTINGS_JSON OUT_PREFIX SECONDS...
+ *
+ * RENDERER is "opengl" or "d3d11". OUT_PREFIX-N.rgba is the frame after SECONDS[N]; OUT_PREFIX.log the log.
+ * Settings are applied once the first frame is saved as "settings2" when SETTINGS_JSON holds two objects
+ * separated by '|' (the second after the first frame).
+ *
+ * The few libobs declarations below are libobs's C ABI, the same in OBS 29 to 32 (Debian's libobs-dev has no
+ * Windows headers). */
+#include <windows.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct obs_module obs_module_t;
+typedef struct obs_source obs_source_t;
+typedef struct obs_data obs_data_t;
+
+struct obs_video_info {
+	const char *graphics_module;
+	uint32_t fps_num, fps_den, base_width, base_height, output_width, output_height;
+	int output_format; /* enum video_format */
+	uint32_t adapter;
+	bool gpu_conversion;
+	int colorspace, range, scale_type;
+};
+struct video_scale_info {
+	int format;
+	uint32_t width, height;
+	int range, colorspace;
+};
+struct video_data {
+	uint8_t *data[8];
+	uint32_t linesize[8];
+	uint64_t timestamp;
+};
+enum { VIDEO_FORMAT_RGBA = 6, OBS_SCALE_BICUBIC = 2, OBS_VIDEO_SUCCESS = 0, MODULE_SUCCESS = 0 };
+
+__declspec(dllimport) bool obs_startup(const char *locale, const char *module_config_path, void *store);
+__declspec(dllimport) void obs_shutdown(void);
+__declspec(dllimport) void obs_add_data_path(const char *path);
+__declspec(dllimport) int obs_reset_video(struct obs_video_info *ovi);
+__declspec(dllimport) int obs_open_module(obs_module_t **module, const char *path, const char *data_path);
+__declspec(dllimport) bool obs_init_module(obs_module_t *module);
+__declspec(dllimport) void obs_post_load_modules(void);
+__declspec(dllimport) obs_data_t *obs_data_create_from_json(const char *json);
+__declspec(dllimport) void obs_data_release(obs_data_t *data);
+__declspec(dllimport) obs_source_t *obs_source_create(const char *id, const char *name, obs_data_t *settings,
+						      obs_data_t *hotkey_data);
+__declspec(dllimport) void obs_source_update(obs_source_t *source, obs_data_t *settings);
+__declspec(dllimport) void obs_source_filter_add(obs_source_t *source, obs_source_t *filter);
+__declspec(dllimport) void obs_source_filter_remove(obs_source_t *source, obs_source_t *filter);
+__declspec(dllimport) void obs_source_release(obs_source_t *source);
+__declspec(dllimport) void obs_set_output_source(uint32_t channel, obs_source_t *source);
+__declspec(dllimport) void obs_add_raw_video_callback(const struct video_scale_info *conversion,
+						      void (*callback)(void *param, struct video_data *frame),
+						      void *param);
+__declspec(dllimport) void obs_remove_raw_video_callback(void (*callback)(void *param, struct video_data *frame),
+							 void *param);
+__declspec(dllimport) void base_set_log_handler(void (*handler)(int lvl, const char *msg, va_list args, void *p),
+						void *param);
+__declspec(dllimport) long bnum_allocs(void);
+
+static FILE *log_file;
+static CRITICAL_SECTION frame_lock;
+static uint8_t *frame;
+static uint32_t width, height;
+static long frames_seen;
+
+static void log_handler(int lvl, const char *msg, va_list args, void *param)
+{
+	(void)param;
+	EnterCriticalSection(&frame_lock);
+	fprintf(log_file, "%d: ", lvl);
+	vfprintf(log_file, msg, args);
+	fputc('\n', log_file);
+	fflush(log_file);
+	LeaveCriticalSection(&frame_lock);
+}
+
+static void on_frame(void *param, struct video_data *data)
+{
+	(void)param;
+	EnterCriticalSection(&frame_lock);
+	for (uint32_t y = 0; y < height; y++)
+		memcpy(frame + (size_t)y * width * 4, data->data[0] + (size_t)y * data->linesize[0], (size_t)width * 4);
+	frames_seen++;
+	LeaveCriticalSection(&frame_lock);
+}
+
+/* libobs-d3d11 calls GDI32's D3DKMTSetProcessSchedulingPriorityClass once at start-up, which Wine does not
+ * implement (the process aborts). Point that one import at a stand-in reporting success, before OBS loads the
+ * renderer (PLATFORM.md). */
+static LONG WINAPI priority_stand_in(HANDLE process, int priority)
+{
+	(void)process;
+	(void)priority;
+	return 0;
+}
+
+static bool patch_d3d11_import(const char *obs_dir)
+{
+	char path[MAX_PATH];
+	snprintf(path, sizeof(path), "%s\\libobs-d3d11.dll", obs_dir);
+	HMODULE module = LoadLibraryA(path);
+	if (!module)
+		return false;
+	BYTE *base = (BYTE *)module;
+	IMAGE_NT_HEADERS *nt = (IMAGE_NT_HEADERS *)(base + ((IMAGE_DOS_HEADER *)base)->e_lfanew);
+	IMAGE_DATA_DIRECTORY dir = nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_IMPORT];
+	for (IMAGE_IMPORT_DESCRIPTOR *imp = (IMAGE_IMPORT_DESCRIPTOR *)(base + dir.VirtualAddress); imp->Name; imp++) {
+		IMAGE_THUNK_DATA *names = (IMAGE_THUNK_DATA *)(base + imp->OriginalFirstThunk);
+		IMAGE_THUNK_DATA *slots = (IMAGE_THUNK_DATA *)(base + imp->FirstThunk);
+		for (; names->u1.AddressOfData; names++, slots++) {
+			if (IMAGE_SNAP_BY_ORDINAL(names->u1.Ordinal))
+				continue;
+			IMAGE_IMPORT_BY_NAME *by_name = (IMAGE_IMPORT_BY_NAME *)(base + names->u1.AddressOfData);
+			if (strcmp((const char *)by_name->Name, "D3DKMTSetProcessSchedulingPriorityClass") != 0)
+				continue;
+			DWORD old;
+			VirtualProtect(&slots->u1.Function, sizeof(slots->u1.Function), PAGE_READWRITE, &old);
+			slots->u1.Function = (ULONGLONG)(uintptr_t)priority_stand_in;
+			VirtualProtect(&slots->u1.Function, sizeof(slots->u1.Function), old, &old);
+			return true;
+		}
+	}
+	return true; /* nothing to patch: a newer libobs-d3d11 */
+}
+
+static bool open_module(const char *dll, const char *data)
+{
+	obs_module_t *module = NULL;
+	int r = obs_open_module(&module, dll, data);
+	if (r != MODULE_SUCCESS) {
+		fprintf(stderr, "host: obs_open_module(%s) failed: %d\n", dll, r);
+		return false;
+	}
+	if (!obs_init_module(module)) {
+		fprintf(stderr, "host: obs_init_module(%s) failed\n", dll);
+		return false;
+	}
+	return true;
+}
+
+static void save_frame(const char *prefix, int index)
+{
+	char path[MAX_PATH];
+	snprintf(path, sizeof(path), "%s-%d.rgba", prefix, index);
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return;
+	EnterCriticalSection(&frame_lock);
+	fwrite(frame, 4, (size_t)width * height, f);
+	LeaveCriticalSection(&frame_lock);
+	fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 10) {
+		fprintf(stderr, "usage: vbg-host OBS_DIR PLUGIN_DIR PICTURE W H opengl|d3d11 SETTINGS OUT SECONDS...\n");
+		return 2;
+	}
+	const char *obs_dir = argv[1], *plugin_dir = argv[2], *picture = argv[3], *renderer = argv[6];
+	const char *out = argv[8];
+	width = (uint32_t)atoi(argv[4]);
+	height = (uint32_t)atoi(argv[5]);
+	char *settings = _strdup(argv[7]);
+	char *settings2 = strchr(settings, '|');
+	if (settings2)
+		*settings2++ = '\0';
+	InitializeCriticalSection(&frame_lock);
+	frame = calloc((size_t)width * height, 4);
+	char path[MAX_PATH], data[MAX_PATH];
+	snprintf(path, sizeof(path), "%s.log", out);
+	log_file = fopen(path, "w");
+	base_set_log_handler(log_handler, NULL);
+
+	bool d3d11 = strcmp(renderer, "d3d11") == 0;
+	if (d3d11 && !patch_d3d11_import(obs_dir)) {
+		fprintf(stderr, "host: cannot load libobs-d3d11.dll\n");
+		return 1;
+	}
+	if (!obs_startup("en-US", NULL, NULL)) {
+		fprintf(stderr, "host: obs_startup failed\n");
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/data/libobs/", obs_dir);
+	obs_add_data_path(path);
+	struct obs_video_info ovi = {d3d11 ? "libobs-d3d11" : "libobs-opengl", 30, 1, width, height, width, height,
+				     VIDEO_FORMAT_RGBA, 0, true, 0, 0, OBS_SCALE_BICUBIC};
+	int r = obs_reset_video(&ovi);
+	if (r != OBS_VIDEO_SUCCESS) {
+		fprintf(stderr, "host: obs_reset_video(%s) failed: %d\n", ovi.graphics_module, r);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/obs-plugins/image-source.dll", obs_dir);
+	snprintf(data, sizeof(data), "%s/data/obs-plugins/image-source", obs_dir);
+	if (!open_module(path, data))
+		return 1;
+	snprintf(path, sizeof(path), "%s/bin/64bit/obs-virtual-background.dll", plugin_dir);
+	snprintf(data, sizeof(data), "%s/data", plugin_dir);
+	if (!open_module(path, data))
+		return 1;
+	obs_post_load_modules();
+
+	char json[MAX_PATH + 32];
+	snprintf(json, sizeof(json), "{\"file\": \"%s\"}", picture);
+	for (char *c = json; *c; c++)
+		if (*c == '\\')
+			*c = '/';
+	obs_data_t *image_settings = obs_data_create_from_json(json);
+	obs_source_t *image = obs_source_create("image_source", "Person", image_settings, NULL);
+	obs_data_release(image_settings);
+	obs_data_t *filter_settings = obs_data_create_from_json(settings);
+	obs_source_t *filter = obs_source_create("virtual_background_filter", "Virtual Background", filter_settings,
+						 NULL);
+	obs_data_release(filter_settings);
+	if (!image || !filter) {
+		fprintf(stderr, "host: could not create the sources (image %p, filter %p)\n", (void *)image,
+			(void *)filter);
+		return 1;
+	}
+	obs_source_filter_add(image, filter);
+	obs_set_output_source(0, image);
+	struct video_scale_info conversion = {VIDEO_FORMAT_RGBA, width, height, 0, 0};
+	obs_add_raw_video_callback(&conversion, on_frame, NULL);
+
+	DWORD start = GetTickCount();
+	for (int i = 9; i < argc; i++) {
+		DWORD at = (DWORD)(atof(argv[i]) * 1000.0);
+		while (GetTickCount() - start < at)
+			Sleep(20);
+		save_frame(out, i - 9);
+		if (i == 9 && settings2) {
+			obs_data_t *s2 = obs_data_create_from_json(settings2);
+			obs_source_update(filter, s2);
+			obs_data_release(s2);
+		}
+	}
+	printf("frames %ld\n", frames_seen);
+
+	obs_remove_raw_video_callback(on_frame, NULL);
+	obs_set_output_source(0, NULL);
+	obs_source_filter_remove(image, filter);
+	obs_source_release(filter);
+	obs_source_release(image);
+	obs_shutdown();
+	printf("leaks %ld\n", bnum_allocs());
+	fclose(log_file);
+	return 0;
+}

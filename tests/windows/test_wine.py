@@ -1,0 +1,163 @@
+"""The Windows build in OBS's own Windows libobs (32.2.2) under Wine 10: run by scripts/test-windows.
+
+Each run starts tests/windows/host.c (a minimal OBS host linked against obs.dll) in Wine, inside the sid root
+that built the DLL, with the plugin installed in OBS's per-plugin layout (the zip's staging folder). The host
+puts the filter on the evaluation photo and saves the output's frames; the checks read them as the Linux
+end-to-end tests read screenshots: the person against the ground truth, the background against the setting.
+Both of OBS's Windows renderers run: D3D11 (OBS's default on Windows, HLSL) and OpenGL (GLSL).
+
+What Wine cannot show: a real GPU's timing (llvmpipe draws on the CPU in both renderers), DirectML (no DirectX
+12 here), and Windows' own loader in every detail (Wine's follows the documented search order).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+import obs_harness as h  # noqa: E402
+from conftest import PERSON_IMAGE, PERSON_MASK  # noqa: E402
+
+ROOT = Path(os.environ.get("VBG_WINE_ROOT", "/nonexistent"))
+OBS_WIN = Path(os.environ.get("VBG_OBS_WIN", "/nonexistent"))
+STAGE = Path(os.environ.get("VBG_WIN_STAGE", "/nonexistent"))
+HOST = Path(os.environ.get("VBG_WIN_HOST", "/nonexistent"))
+ARTIFACTS = Path(os.environ.get("VBG_WIN_ARTIFACTS", "artifacts/windows"))
+PREFIX = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "obs-virtual-background/windows/wineprefix"
+COLOUR = (40, 200, 90)
+COLOUR_TOL = 10
+IOU_MIN = 0.85  # as the Linux end-to-end checks (tests/e2e/test_filter.py)
+# What the plugin DLL may import: Windows' own DLLs and OBS. No MinGW runtime (libgcc, libwinpthread).
+SYSTEM_DLLS = {"kernel32.dll", "ntdll.dll", "advapi32.dll", "bcrypt.dll", "bcryptprimitives.dll", "ws2_32.dll",
+               "userenv.dll", "msvcrt.dll", "user32.dll", "shell32.dll", "ole32.dll", "secur32.dll"}
+# ONNX Runtime's own imports besides those: the MSVC runtime (OBS's installer puts it on every machine),
+# the Universal CRT and DirectX's graphics infrastructure (for its device list).
+ORT_RUNTIME_DLLS = {"msvcp140.dll", "vcruntime140.dll", "vcruntime140_1.dll", "dxgi.dll", "dbghelp.dll",
+                    "setupapi.dll", "oleaut32.dll"}
+
+pytestmark = pytest.mark.skipif(not (ROOT / "usr/bin/wine").exists() or not HOST.exists(),
+                                reason="run through scripts/test-windows (needs its sid root with Wine)")
+
+
+def win_path(path: Path) -> str:
+    """The path as Wine's programs see it (Z: is the root file system)."""
+    return "Z:" + str(path).replace("/", "\\")
+
+
+def imports(dll: Path) -> set[str]:
+    out = subprocess.run(["chroot", str(ROOT), "x86_64-w64-mingw32-objdump", "-p", str(dll)], capture_output=True,
+                         text=True, check=True).stdout
+    return {line.split("DLL Name:")[1].strip().lower() for line in out.splitlines() if "DLL Name:" in line}
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A headless X server for Wine (its OpenGL runs on Mesa's llvmpipe in the root)."""
+    number = 90 + os.getpid() % 100
+    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(50):
+        if Path(f"/tmp/.X11-unix/X{number}").exists():
+            break
+        time.sleep(0.1)
+    yield f":{number}"
+    xvfb.terminate()
+    xvfb.wait(10)
+
+
+def wine(display: str, args: list[str], path_extra: str = "", timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/root", "DISPLAY": display, "WINEPREFIX": str(PREFIX),
+           "WINEDEBUG": "-all", "WINEDLLOVERRIDES": "mscoree,mshtml=", "LIBGL_ALWAYS_SOFTWARE": "1"}
+    if path_extra:
+        env["WINEPATH"] = path_extra
+    PREFIX.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["chroot", str(ROOT), "env", "-i", *[f"{k}={v}" for k, v in env.items()], "wine", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def run_host(display: str, renderer: str, settings: str, name: str, seconds: list[float],
+             path_extra: str = "") -> tuple[list[np.ndarray], str, subprocess.CompletedProcess]:
+    """Runs the host; returns its frames (H x W x 4), its log and the process."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    picture = ARTIFACTS / "person.png"
+    Image.open(PERSON_IMAGE).convert("RGB").save(picture)
+    w, hgt = Image.open(picture).size
+    out = ARTIFACTS / name
+    for old in ARTIFACTS.glob(f"{name}-*.rgba"):
+        old.unlink()
+    proc = wine(display, [win_path(HOST), win_path(OBS_WIN), win_path(STAGE), win_path(picture), str(w), str(hgt),
+                          renderer, settings, win_path(out), *[str(s) for s in seconds]], path_extra)
+    (ARTIFACTS / f"{name}-stdout.txt").write_text(proc.stdout + "\n--- stderr\n" + proc.stderr)
+    log = (ARTIFACTS / f"{name}.log").read_text(errors="replace") if (ARTIFACTS / f"{name}.log").exists() else ""
+    frames = []
+    for i in range(len(seconds)):
+        raw = ARTIFACTS / f"{name}-{i}.rgba"
+        if raw.exists():
+            frame = np.frombuffer(raw.read_bytes(), np.uint8).reshape(hgt, w, 4)
+            frames.append(frame)
+            h.save_png(frame, ARTIFACTS / f"{name}-{i}.png")
+    return frames, log, proc
+
+
+def plugin_lines(log: str) -> list[str]:
+    return [line for line in log.splitlines() if "[obs-virtual-background]" in line]
+
+
+def test_the_plugin_dll_imports_only_windows_and_obs() -> None:
+    found = imports(STAGE / "bin/64bit/obs-virtual-background.dll")
+    print(f"imports: {sorted(found)}")
+    assert "obs.dll" in found
+    others = found - SYSTEM_DLLS - {"obs.dll"} - {d for d in found if d.startswith("api-ms-win-")}
+    assert not others, f"the plugin imports DLLs that are neither Windows' nor OBS's: {sorted(others)}"
+
+
+def test_onnx_runtime_imports_only_windows_and_the_msvc_runtime() -> None:
+    found = imports(STAGE / "bin/64bit/onnxruntime.dll")
+    print(f"onnxruntime.dll imports: {sorted(found)}")
+    others = found - SYSTEM_DLLS - ORT_RUNTIME_DLLS - {d for d in found if d.startswith("api-ms-win-")}
+    assert not others, f"ONNX Runtime imports unexpected DLLs: {sorted(others)}"
+
+
+@pytest.mark.parametrize("renderer", ["d3d11", "opengl"])
+def test_color_mode_masks_the_person(display: str, renderer: str) -> None:
+    settings = f'{{"mode": "color", "color": {h.colour_to_obs(COLOUR)}}}'
+    frames, log, proc = run_host(display, renderer, settings, f"color-{renderer}", [20.0])
+    lines = plugin_lines(log)
+    print("\n".join(lines))
+    assert proc.returncode == 0, f"the host failed ({proc.returncode}): {proc.stderr[-2000:]}"
+    assert any("model ready" in line for line in lines), "the model never became ready"
+    ort = [line for line in lines if "ONNX Runtime loaded from" in line]
+    assert ort and win_path(STAGE / "bin/64bit/onnxruntime.dll").lower() in ort[0].lower(), \
+        f"ONNX Runtime was not loaded from the plugin's folder: {ort}"
+    assert not any("internal error" in line for line in lines)
+    assert frames, "no frame was saved"
+    shot = frames[-1]
+    gt = h.load_mask(PERSON_MASK, (shot.shape[1], shot.shape[0]))
+    person = ~h.is_colour(shot, COLOUR, COLOUR_TOL)
+    score = h.iou(person, gt)
+    print(f"{renderer}: IoU {score:.3f}")
+    assert score >= IOU_MIN, f"{renderer}: Color mode IoU {score:.3f} < {IOU_MIN}"
+    assert "leaks 0" in proc.stdout, f"libobs reported leaks: {proc.stdout}"
+
+
+def test_a_decoy_onnx_runtime_on_the_path_is_never_loaded(display: str) -> None:
+    """Another onnxruntime.dll on the search path (here: not a real one) must not be taken."""
+    decoy = ARTIFACTS / "decoy"
+    decoy.mkdir(parents=True, exist_ok=True)
+    shutil.copy(OBS_WIN / "zlib.dll", decoy / "onnxruntime.dll")
+    shutil.copy(OBS_WIN / "zlib.dll", decoy / "onnxruntime_providers_shared.dll")
+    settings = f'{{"mode": "color", "color": {h.colour_to_obs(COLOUR)}}}'
+    frames, log, proc = run_host(display, "opengl", settings, "decoy", [20.0], path_extra=win_path(decoy))
+    lines = plugin_lines(log)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert any("model ready" in line for line in lines), "\n".join(lines)
+    ort = [line for line in lines if "ONNX Runtime loaded from" in line]
+    assert ort and "decoy" not in ort[0].lower(), ort
