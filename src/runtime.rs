@@ -122,7 +122,8 @@ pub fn environment(library: &Path) -> Result<ort::environment::Environment, Erro
         .map_err(|e| Error::runtime(format!("cannot start ONNX Runtime: {e}")))?;
     *env = Some(created.clone());
     let file_name = library.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let loaded = LOADED.get_or_init(|| Loaded { path: crate::platform::loaded_library_file(&file_name), devices: query_devices() });
+    let loaded = LOADED
+        .get_or_init(|| Loaded { path: crate::platform::loaded_library_file(&file_name), devices: query_devices() });
     let names: Vec<&str> = loaded.devices.iter().map(|d| d.display_name()).collect();
     log::info!(
         "ONNX Runtime loaded from {}{}; devices: {}",

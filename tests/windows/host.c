@@ -5,7 +5,8 @@
  *
  *   vbg-host.exe OBS_DIR PLUGIN_DIR PICTURE WIDTH HEIGHT RENDERER SETTINGS_JSON OUT_PREFIX SECONDS...
  *
- * RENDERER is "opengl" or "d3d11". OUT_PREFIX-N.rgba is the frame after SECONDS[N]; OUT_PREFIX.log the log.
+ * RENDERER is "opengl" or "d3d11"; SETTINGS "none" shows the picture without the filter, "@ID" with OBS's own
+ * filter of that id instead. OUT_PREFIX-N.rgba is the frame after SECONDS[N]; OUT_PREFIX.log the log.
  * Settings are applied once the first frame is saved as "settings2" when SETTINGS_JSON holds two objects
  * separated by '|' (the second after the first frame).
  *
@@ -67,6 +68,8 @@ __declspec(dllimport) void obs_remove_raw_video_callback(void (*callback)(void *
 __declspec(dllimport) void base_set_log_handler(void (*handler)(int lvl, const char *msg, va_list args, void *p),
 						void *param);
 __declspec(dllimport) long bnum_allocs(void);
+typedef void (*obs_task_t)(void *param);
+__declspec(dllimport) void obs_set_ui_task_handler(void (*handler)(obs_task_t task, void *param, bool wait));
 
 static FILE *log_file;
 static CRITICAL_SECTION frame_lock;
@@ -83,6 +86,48 @@ static void log_handler(int lvl, const char *msg, va_list args, void *param)
 	fputc('\n', log_file);
 	fflush(log_file);
 	LeaveCriticalSection(&frame_lock);
+}
+
+/* The UI thread, as OBS's frontend has one: tasks queued for it run on the main thread, in order. */
+#define MAX_UI_TASKS 256
+static CRITICAL_SECTION ui_lock;
+static struct {
+	obs_task_t task;
+	void *param;
+} ui_tasks[MAX_UI_TASKS];
+static volatile LONG ui_queued, ui_done;
+
+static void queue_ui_task(obs_task_t task, void *param, bool wait)
+{
+	EnterCriticalSection(&ui_lock);
+	LONG ticket = ui_queued;
+	if (ticket - ui_done >= MAX_UI_TASKS) {
+		LeaveCriticalSection(&ui_lock);
+		task(param); /* never in these tests: the main thread drains the queue every 20 ms */
+		return;
+	}
+	ui_tasks[ticket % MAX_UI_TASKS].task = task;
+	ui_tasks[ticket % MAX_UI_TASKS].param = param;
+	ui_queued = ticket + 1;
+	LeaveCriticalSection(&ui_lock);
+	while (wait && ui_done <= ticket)
+		Sleep(1);
+}
+
+static void run_ui_tasks(void)
+{
+	for (;;) {
+		EnterCriticalSection(&ui_lock);
+		if (ui_done == ui_queued) {
+			LeaveCriticalSection(&ui_lock);
+			return;
+		}
+		obs_task_t task = ui_tasks[ui_done % MAX_UI_TASKS].task;
+		void *param = ui_tasks[ui_done % MAX_UI_TASKS].param;
+		LeaveCriticalSection(&ui_lock);
+		task(param);
+		InterlockedIncrement(&ui_done);
+	}
 }
 
 static void on_frame(void *param, struct video_data *data)
@@ -177,6 +222,7 @@ int main(int argc, char **argv)
 	if (settings2)
 		*settings2++ = '\0';
 	InitializeCriticalSection(&frame_lock);
+	InitializeCriticalSection(&ui_lock);
 	frame = calloc((size_t)width * height, 4);
 	char path[MAX_PATH], data[MAX_PATH];
 	snprintf(path, sizeof(path), "%s.log", out);
@@ -192,6 +238,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "host: obs_startup failed\n");
 		return 1;
 	}
+	obs_set_ui_task_handler(queue_ui_task);
 	snprintf(path, sizeof(path), "%s/data/libobs/", obs_dir);
 	obs_add_data_path(path);
 	struct obs_video_info ovi = {d3d11 ? "libobs-d3d11" : "libobs-opengl", 30, 1, width, height, width, height,
@@ -203,6 +250,10 @@ int main(int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/obs-plugins/image-source.dll", obs_dir);
 	snprintf(data, sizeof(data), "%s/data/obs-plugins/image-source", obs_dir);
+	if (!open_module(path, data))
+		return 1;
+	snprintf(path, sizeof(path), "%s/obs-plugins/obs-filters.dll", obs_dir);
+	snprintf(data, sizeof(data), "%s/data/obs-plugins/obs-filters", obs_dir);
 	if (!open_module(path, data))
 		return 1;
 	snprintf(path, sizeof(path), "%s/bin/64bit/obs-virtual-background.dll", plugin_dir);
@@ -219,16 +270,24 @@ int main(int argc, char **argv)
 	obs_data_t *image_settings = obs_data_create_from_json(json);
 	obs_source_t *image = obs_source_create("image_source", "Person", image_settings, NULL);
 	obs_data_release(image_settings);
-	obs_data_t *filter_settings = obs_data_create_from_json(settings);
-	obs_source_t *filter = obs_source_create("virtual_background_filter", "Virtual Background", filter_settings,
-						 NULL);
-	obs_data_release(filter_settings);
-	if (!image || !filter) {
+	/* "none": the picture without the filter, as OBS shows it (the reference for colours); "@ID": OBS's own
+	 * filter of that id at its defaults instead of the plugin's (a baseline). */
+	bool with_filter = strcmp(settings, "none") != 0;
+	obs_source_t *filter = NULL;
+	if (with_filter && settings[0] == '@') {
+		filter = obs_source_create(settings + 1, "Baseline filter", NULL, NULL);
+	} else if (with_filter) {
+		obs_data_t *filter_settings = obs_data_create_from_json(settings);
+		filter = obs_source_create("virtual_background_filter", "Virtual Background", filter_settings, NULL);
+		obs_data_release(filter_settings);
+	}
+	if (!image || (with_filter && !filter)) {
 		fprintf(stderr, "host: could not create the sources (image %p, filter %p)\n", (void *)image,
 			(void *)filter);
 		return 1;
 	}
-	obs_source_filter_add(image, filter);
+	if (filter)
+		obs_source_filter_add(image, filter);
 	obs_set_output_source(0, image);
 	struct video_scale_info conversion = {VIDEO_FORMAT_RGBA, width, height, 0, 0};
 	obs_add_raw_video_callback(&conversion, on_frame, NULL);
@@ -236,10 +295,12 @@ int main(int argc, char **argv)
 	DWORD start = GetTickCount();
 	for (int i = 9; i < argc; i++) {
 		DWORD at = (DWORD)(atof(argv[i]) * 1000.0);
-		while (GetTickCount() - start < at)
+		while (GetTickCount() - start < at) {
+			run_ui_tasks();
 			Sleep(20);
+		}
 		save_frame(out, i - 9);
-		if (i == 9 && settings2) {
+		if (i == 9 && settings2 && filter) {
 			obs_data_t *s2 = obs_data_create_from_json(settings2);
 			obs_source_update(filter, s2);
 			obs_data_release(s2);
@@ -249,10 +310,14 @@ int main(int argc, char **argv)
 
 	obs_remove_raw_video_callback(on_frame, NULL);
 	obs_set_output_source(0, NULL);
-	obs_source_filter_remove(image, filter);
-	obs_source_release(filter);
+	if (filter) {
+		obs_source_filter_remove(image, filter);
+		obs_source_release(filter);
+	}
 	obs_source_release(image);
+	run_ui_tasks();
 	obs_shutdown();
+	run_ui_tasks();
 	printf("leaks %ld\n", bnum_allocs());
 	fclose(log_file);
 	return 0;
