@@ -231,3 +231,41 @@ def test_every_mode_draws_the_same_in_d3d11_and_opengl(display: str, references:
     assert diff.mean() <= 1.0, f"{mode}: the two renderers differ by {diff.mean():.2f} levels on average"
     if mode == "transparent":
         assert h.iou(gl[..., 3] >= 128, gt) >= IOU_MIN
+
+
+def test_the_installer_needs_obs_installs_silently_and_uninstalls(display: str) -> None:
+    installer = next(STAGE.parent.parent.glob("obs-virtual-background-*-windows-x64-setup.exe"))
+    target = PREFIX / "drive_c/ProgramData/obs-studio/plugins/obs-virtual-background"
+    obs_key = r"HKLM\Software\OBS Studio"
+    uninstall_key = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall\obs-virtual-background"
+    wine(display, ["reg", "delete", obs_key, "/f", "/reg:64"])
+    shutil.rmtree(target, ignore_errors=True)
+
+    # Without OBS: refused, nothing installed.
+    refused = wine(display, [win_path(installer), "/S"])
+    assert refused.returncode == 2, f"installed without OBS (exit {refused.returncode})"
+    assert not target.exists(), "files were installed without OBS"
+
+    # With OBS (its installer's registry entry): silent install of the zip's folder, listed in Apps & features.
+    assert wine(display, ["reg", "add", obs_key, "/ve", "/d", win_path(OBS_WIN), "/f", "/reg:64"]).returncode == 0
+    try:
+        done = wine(display, [win_path(installer), "/S"])
+        assert done.returncode == 0, f"silent install failed (exit {done.returncode}): {done.stderr[-1000:]}"
+        staged = sorted(p.relative_to(STAGE) for p in STAGE.rglob("*") if p.is_file())
+        installed = sorted(p.relative_to(target) for p in target.rglob("*") if p.is_file())
+        assert installed == sorted([*staged, Path("uninstall.exe")]), "the installed files are not the zip's"
+        for rel in staged:
+            assert (target / rel).read_bytes() == (STAGE / rel).read_bytes(), f"{rel} differs from the zip's"
+        listed = wine(display, ["reg", "query", uninstall_key, "/v", "DisplayVersion", "/reg:64"])
+        assert listed.returncode == 0 and "0.1.0" in listed.stdout, f"not in Apps & features: {listed.stdout}"
+
+        # The uninstaller (it restarts itself from a temporary copy, so wait for the folder to go).
+        wine(display, [win_path(target / "uninstall.exe"), "/S"])
+        deadline = time.monotonic() + 60
+        while target.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not target.exists(), f"left after uninstalling: {[str(p) for p in target.rglob('*')]}"
+        gone = wine(display, ["reg", "query", uninstall_key, "/reg:64"])
+        assert gone.returncode != 0, "the Apps & features entry stayed"
+    finally:
+        wine(display, ["reg", "delete", obs_key, "/f", "/reg:64"])
