@@ -157,13 +157,13 @@ impl Filter {
         // filters whose backgrounds hold each other's sources would otherwise draw a scene inside itself,
         // which OBS 32 deadlocks on (its scene lock is taken again on the same thread).
         let nested = BACKDROP_DEPTH.with(|d| d.get()) > 0;
-        let source_mode = settings.mode == BackgroundMode::Source && !nested;
         // Other sources are drawn only on OBS's graphics thread; a screenshot shows the picture drawn last.
-        let graphics_thread = on_graphics_thread();
-        let drawable = if source_mode && graphics_thread { self.chosen.drawable() } else { None };
+        let source_mode = settings.mode == BackgroundMode::Source && !nested;
+        let off_graphics_thread = source_mode && !on_graphics_thread();
+        let drawable = if source_mode && !off_graphics_thread { self.chosen.drawable() } else { None };
         let backdrop = match &drawable {
             Some(source) => BackdropSource::Draw(source),
-            None if source_mode && !graphics_thread => BackdropSource::Last,
+            None if off_graphics_thread => BackdropSource::Last,
             None => BackdropSource::None,
         };
         let _depth = drawable.is_some().then(BackdropDepth::enter);

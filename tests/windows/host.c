@@ -7,8 +7,6 @@
  *
  * RENDERER is "opengl" or "d3d11"; SETTINGS "none" shows the picture without the filter, "@ID" with OBS's own
  * filter of that id instead. OUT_PREFIX-N.rgba is the frame after SECONDS[N]; OUT_PREFIX.log the log.
- * Settings are applied once the first frame is saved as "settings2" when SETTINGS_JSON holds two objects
- * separated by '|' (the second after the first frame).
  *
  * The few libobs declarations below are libobs's C ABI, the same in OBS 29 to 32 (Debian's libobs-dev has no
  * Windows headers). */
@@ -55,7 +53,6 @@ __declspec(dllimport) obs_data_t *obs_data_create_from_json(const char *json);
 __declspec(dllimport) void obs_data_release(obs_data_t *data);
 __declspec(dllimport) obs_source_t *obs_source_create(const char *id, const char *name, obs_data_t *settings,
 						      obs_data_t *hotkey_data);
-__declspec(dllimport) void obs_source_update(obs_source_t *source, obs_data_t *settings);
 __declspec(dllimport) void obs_source_filter_add(obs_source_t *source, obs_source_t *filter);
 __declspec(dllimport) void obs_source_filter_remove(obs_source_t *source, obs_source_t *filter);
 __declspec(dllimport) void obs_source_release(obs_source_t *source);
@@ -217,10 +214,7 @@ int main(int argc, char **argv)
 	const char *out = argv[8];
 	width = (uint32_t)atoi(argv[4]);
 	height = (uint32_t)atoi(argv[5]);
-	char *settings = _strdup(argv[7]);
-	char *settings2 = strchr(settings, '|');
-	if (settings2)
-		*settings2++ = '\0';
+	const char *settings = argv[7];
 	InitializeCriticalSection(&frame_lock);
 	InitializeCriticalSection(&ui_lock);
 	frame = calloc((size_t)width * height, 4);
@@ -300,11 +294,6 @@ int main(int argc, char **argv)
 			Sleep(20);
 		}
 		save_frame(out, i - 9);
-		if (i == 9 && settings2 && filter) {
-			obs_data_t *s2 = obs_data_create_from_json(settings2);
-			obs_source_update(filter, s2);
-			obs_data_release(s2);
-		}
 	}
 	printf("frames %ld\n", frames_seen);
 
