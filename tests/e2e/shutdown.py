@@ -244,6 +244,8 @@ def run_cycle(index: int, config: str, inputs: Inputs, out: Path, work: Path, rn
             helper.join(10)
     cycle.seconds = round(time.monotonic() - t0, 1)
     classify(cycle, obs.log_text(), home, t0)
+    if cycle.verdict == "hang":
+        cycle.backtrace = stack_digest(art / "hang-stacks.txt")
     shutil.rmtree(home, ignore_errors=True)
     return cycle
 
@@ -291,6 +293,21 @@ def stacks_now(obs: h.ObsInstance, out: Path) -> None:
         out.write_text(r.stdout)
     except (OSError, subprocess.TimeoutExpired) as e:
         out.write_text(f"no stacks: {e!r}\n")
+
+
+def stack_digest(stacks: Path, frames: int = 8) -> list[str]:
+    """One line per thread of a gdb `thread apply all bt`: its name and its innermost function names, so that a
+    test's failure message says who waited on whom (the full stacks stay in the artefacts)."""
+    if not stacks.exists():
+        return [f"no stacks ({stacks.name} missing)"]
+    digest: list[str] = []
+    for block in re.split(r"\n(?=Thread \d+ )", stacks.read_text(errors="replace")):
+        head = re.match(r'Thread (\d+) .*?"([^"]*)"', block)
+        if not head:
+            continue
+        names = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(.+?) \(", block, re.M)
+        digest.append(f"thread {head.group(1)} {head.group(2)}: {' < '.join(names[:frames])}")
+    return digest or [f"no threads in {stacks.name}"]
 
 
 def stacks_at_leftover(obs: h.ObsInstance, out: Path, timeout: float = 20.0) -> None:

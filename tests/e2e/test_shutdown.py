@@ -29,7 +29,8 @@ def out():
 def test_every_configuration_shuts_down_cleanly(out) -> None:
     cycles, summary = shutdown.run(len(shutdown.CONFIGS), out / "round", shutdown.CONFIGS)
     faults = [f"cycle {c.index} ({c.config}): {c.verdict}, exit {c.exit_code}, {c.phase}, leftovers {c.leftovers}, "
-              f"threads at unload {c.unload_threads}; {' | '.join(c.backtrace[:3])}"
+              f"threads at unload {c.unload_threads}; "
+              + ("\n  ".join(["stacks:", *c.backtrace]) if c.verdict == "hang" else ' | '.join(c.backtrace[:3]))
               for c in cycles if c.verdict not in ("clean", "crash-obs", "leftover-obs")]
     assert not faults, "\n".join(faults)
     for c in cycles:
@@ -47,7 +48,8 @@ def test_a_leaked_filter_is_stopped_at_unload_and_destroyed_after_it(out) -> Non
         if c.verdict != "crash-obs":
             break
         obs_crashes.append(f"attempt {attempt}: OBS's own crash ({c.phase}): {' | '.join(c.backtrace[:3])}")
-    assert c.verdict == "clean", f"{c.verdict}, exit {c.exit_code}, {c.phase}; earlier: {obs_crashes}"
+    assert c.verdict == "clean", (f"{c.verdict}, exit {c.exit_code}, {c.phase}; earlier: {obs_crashes}\n"
+                                  + "\n".join(c.backtrace))
     # At least the leaked picture's filter (OBS 32 may leave the video's too, as it does without the plugin).
     m = re.search(r"had not destroyed (\d+) filter\(s\); (\d+) of their threads stopped here", c.not_destroyed_line)
     assert m and int(m.group(1)) >= 1 and int(m.group(2)) == 2 * int(m.group(1)), c.not_destroyed_line
