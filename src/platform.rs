@@ -31,17 +31,18 @@ pub fn open_library(path: &Path) -> Result<libloading::Library, libloading::Erro
     }
 }
 
-/// The file a loaded library named `file_name` was loaded from.
-pub fn loaded_library_file(file_name: &str) -> Option<PathBuf> {
+/// The file of the loaded library that holds `address` (a function of it). Asked by address, not by name:
+/// another plugin may have loaded a library of the same name from elsewhere.
+pub fn library_file_holding(address: usize) -> Option<PathBuf> {
     #[cfg(windows)]
     {
-        let name = wide(file_name);
         let mut buf = vec![0u16; 32768];
-        // SAFETY: the name is NUL-terminated; GetModuleHandleW does not add a reference; the buffer's length
-        // is passed.
+        let mut module: win::Handle = std::ptr::null_mut();
+        // SAFETY: FROM_ADDRESS takes the address as the name; UNCHANGED_REFCOUNT adds no reference; the
+        // buffer's length is passed.
         let n = unsafe {
-            let module = win::GetModuleHandleW(name.as_ptr());
-            if module.is_null() {
+            let flags = win::GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | win::GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT;
+            if win::GetModuleHandleExW(flags, address as *const u16, &mut module) == 0 {
                 return None;
             }
             win::GetModuleFileNameW(module, buf.as_mut_ptr(), buf.len() as u32) as usize
@@ -50,11 +51,13 @@ pub fn loaded_library_file(file_name: &str) -> Option<PathBuf> {
     }
     #[cfg(not(windows))]
     {
-        let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-        maps.lines()
-            .filter_map(|l| l.find('/').map(|i| &l[i..]))
-            .find(|p| Path::new(p).file_name().is_some_and(|n| n == file_name))
-            .map(PathBuf::from)
+        let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+        // SAFETY: dladdr only reads the loader's tables; the file name it returns lives as long as the library.
+        if unsafe { libc::dladdr(address as *const libc::c_void, &mut info) } == 0 || info.dli_fname.is_null() {
+            return None;
+        }
+        let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+        Some(PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name.to_bytes())))
     }
 }
 
@@ -139,13 +142,13 @@ mod win {
     use std::ffi::c_void;
     pub type Handle = *mut c_void;
     pub const GET_MODULE_HANDLE_EX_FLAG_PIN: u32 = 0x1;
+    pub const GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT: u32 = 0x2;
     pub const GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS: u32 = 0x4;
     pub const THREAD_PRIORITY_BELOW_NORMAL: i32 = -1;
     pub const THREAD_PRIORITY_LOWEST: i32 = -2;
     #[link(name = "kernel32")]
     extern "system" {
         pub fn GetModuleHandleExW(flags: u32, name: *const u16, module: *mut Handle) -> i32;
-        pub fn GetModuleHandleW(name: *const u16) -> Handle;
         pub fn GetModuleFileNameW(module: Handle, file: *mut u16, size: u32) -> u32;
         pub fn GetCurrentThread() -> Handle;
         pub fn SetThreadPriority(thread: Handle, priority: i32) -> i32;

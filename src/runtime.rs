@@ -108,12 +108,12 @@ pub fn environment(library: &Path) -> Result<ort::environment::Environment, Erro
     // A bare file name goes to the dynamic linker (the plugin's RUNPATH); a path must point at the file.
     let by_name = is_bare_name(library);
     if !by_name && !library.is_file() {
-        return Err(Error::runtime(format!(
-            "ONNX Runtime library not found at {} (run scripts/setup to install it)",
-            library.display()
-        )));
+        // The plugin's own copy (Windows) comes with the plugin; a path given to tools comes from the set-up.
+        let fix =
+            if library_from_env().as_deref() == Some(library) { "run scripts/setup" } else { "reinstall the plugin" };
+        return Err(Error::runtime(format!("ONNX Runtime library not found at {} ({fix})", library.display())));
     }
-    check_library(library)?;
+    let checked = check_library(library)?;
     let builder = ort::init_from(library).map_err(|e| load_error(library, &e))?;
     let created = builder
         .with_name("obs-virtual-background")
@@ -121,9 +121,7 @@ pub fn environment(library: &Path) -> Result<ort::environment::Environment, Erro
         .build()
         .map_err(|e| Error::runtime(format!("cannot start ONNX Runtime: {e}")))?;
     *env = Some(created.clone());
-    let file_name = library.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let loaded = LOADED
-        .get_or_init(|| Loaded { path: crate::platform::loaded_library_file(&file_name), devices: query_devices() });
+    let loaded = LOADED.get_or_init(|| Loaded { path: checked.file, devices: query_devices() });
     let names: Vec<&str> = loaded.devices.iter().map(|d| d.display_name()).collect();
     log::info!(
         "ONNX Runtime loaded from {}{}; devices: {}",
@@ -161,8 +159,8 @@ fn is_bare_name(library: &Path) -> bool {
 
 /// Checks that `library` is an ONNX Runtime offering the API this plugin was built for, before `ort` commits to
 /// it: `ort` keeps the first library it loads for the life of the process, and an older runtime accepted there
-/// aborts the whole process (OBS) at session creation. Returns the library's version.
-pub fn check_library(library: &Path) -> Result<String, Error> {
+/// aborts the whole process (OBS) at session creation.
+pub fn check_library(library: &Path) -> Result<CheckedLibrary, Error> {
     let shown = library.display();
     // Loading runs the library's initialisers; it is the library the plugin is about to use anyway.
     let lib = crate::platform::open_library(library).map_err(|e| load_error(library, &e))?;
@@ -196,9 +194,18 @@ pub fn check_library(library: &Path) -> Result<String, Error> {
              which ships {LIBRARY_FILE})"
         )));
     }
+    let file = crate::platform::library_file_holding(*get_base as usize);
     // A usable library stays loaded: `ort` opens it again next, and unloading ONNX Runtime is not safe.
     std::mem::forget(lib);
-    Ok(version)
+    Ok(CheckedLibrary { version, file })
+}
+
+/// A library `check_library` accepted.
+#[derive(Debug)]
+pub struct CheckedLibrary {
+    pub version: String,
+    /// The file it was loaded from, as the loader says.
+    pub file: Option<PathBuf>,
 }
 
 /// The library named by `ORT_DYLIB_PATH`, for tests and tools run from a build tree.
@@ -252,8 +259,11 @@ mod tests {
     #[test]
     fn the_shipped_library_passes_the_check() {
         let Some(library) = library_from_env() else { return };
-        let version = check_library(&library).unwrap();
-        assert!(version.starts_with("1."), "{version}");
+        let checked = check_library(&library).unwrap();
+        assert!(checked.version.starts_with("1."), "{}", checked.version);
+        // The file is the loader's, found by the address of one of its functions.
+        let file = checked.file.expect("the loader knows the library's file");
+        assert_eq!(file.canonicalize().unwrap(), library.canonicalize().unwrap());
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! OBS's key-value objects (`obs_data_t`): reading settings, and building the objects obs-websocket turns
 //! into JSON for remote tools.
 
+use super::sys::*;
 use crate::settings::SettingsSource;
-use obs_wrapper::obs_sys::*;
 use std::ffi::{CStr, CString};
 use std::marker::PhantomData;
 

@@ -15,6 +15,10 @@ use super::remote;
 use super::render::{BackdropSource, Lag, RenderPipeline};
 use super::source::{FilterSource, WeakSource};
 use super::source_ref::{video_source_names, SourceRef};
+use super::sys::{
+    obs_data_t, obs_properties_t, obs_property_t, obs_register_source_s, obs_source_info, obs_source_t,
+    obs_source_type_OBS_SOURCE_TYPE_FILTER, OBS_SOURCE_VIDEO,
+};
 use crate::filter_status::{Fault, FaultKind, FilterStatus, Stage};
 use crate::image_loader::ImageLoader;
 use crate::mask_refiner::MaskOptions;
@@ -24,10 +28,6 @@ use crate::segmenter::ModelSource;
 use crate::settings::{self, keys, BackgroundMode, Device, ImageFit, ModelChoice, Settings};
 use crate::status::ModelState;
 use crate::worker::{Worker, WorkerConfig};
-use obs_wrapper::obs_sys::{
-    obs_data_t, obs_properties_t, obs_property_t, obs_register_source_s, obs_source_info, obs_source_t,
-    obs_source_type_OBS_SOURCE_TYPE_FILTER, OBS_SOURCE_VIDEO,
-};
 use parking_lot::Mutex;
 use std::ffi::c_void;
 use std::os::raw::c_char;
@@ -272,6 +272,9 @@ impl Drop for Filter {
         // Release the lock before entering graphics: video_render takes them in the other order.
         let pipeline = self.pipeline.lock().take();
         if let Some(pipeline) = pipeline {
+            if let Some(reads) = pipeline.fenced_reads() {
+                log::info!("[{}] {reads}", self.source.name());
+            }
             with_graphics(|| drop(pipeline));
         }
     }
@@ -561,7 +564,7 @@ unsafe extern "C" fn get_properties(data: *mut c_void) -> *mut obs_properties_t 
     guard("get_properties", std::ptr::null_mut(), || unsafe { properties(filter(data)).into_raw() })
 }
 
-unsafe extern "C" fn video_render(data: *mut c_void, _effect: *mut obs_wrapper::obs_sys::gs_effect_t) {
+unsafe extern "C" fn video_render(data: *mut c_void, _effect: *mut super::sys::gs_effect_t) {
     guard("video_render", (), || unsafe {
         if let Some(f) = filter(data) {
             f.render();

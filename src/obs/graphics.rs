@@ -3,7 +3,7 @@
 //! Every type here must be created, used and dropped on a thread inside the OBS graphics context: in
 //! `video_render`, or between `obs_enter_graphics` and `obs_leave_graphics` (see `with_graphics`).
 
-use obs_wrapper::obs_sys::*;
+use super::sys::*;
 use std::ffi::{CStr, CString};
 use std::path::Path;
 use std::ptr::null_mut;
@@ -32,12 +32,12 @@ pub fn on_graphics_thread() -> bool {
     unsafe { obs_in_task_thread(obs_task_type_OBS_TASK_GRAPHICS) }
 }
 
-fn vec2(v: [f32; 2]) -> obs_wrapper::obs_sys::vec2 {
-    obs_wrapper::obs_sys::vec2 { __bindgen_anon_1: vec2__bindgen_ty_1 { ptr: v } }
+fn vec2(v: [f32; 2]) -> super::sys::vec2 {
+    super::sys::vec2 { __bindgen_anon_1: vec2__bindgen_ty_1 { ptr: v } }
 }
 
-fn vec4(v: [f32; 4]) -> obs_wrapper::obs_sys::vec4 {
-    obs_wrapper::obs_sys::vec4 { __bindgen_anon_1: vec4__bindgen_ty_1 { ptr: v } }
+fn vec4(v: [f32; 4]) -> super::sys::vec4 {
+    super::sys::vec4 { __bindgen_anon_1: vec4__bindgen_ty_1 { ptr: v } }
 }
 
 /// Pixel formats the filter uses.

@@ -1,7 +1,7 @@
 //! The plugin's translated strings, from `data/locale/<locale>.ini` (en-US as the fallback).
 
 use super::module;
-use obs_wrapper::obs_sys::{lookup_t, obs_module_load_locale, text_lookup_destroy, text_lookup_getstr};
+use super::sys::{lookup_t, obs_module_load_locale, text_lookup_destroy, text_lookup_getstr};
 use parking_lot::RwLock;
 use std::ffi::{CStr, CString};
 use std::os::raw::c_char;

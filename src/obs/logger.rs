@@ -1,6 +1,6 @@
 //! Routes the `log` crate into OBS's log, every line prefixed with the plugin's name.
 
-use obs_wrapper::obs_sys::{blog, LOG_ERROR, LOG_INFO, LOG_WARNING};
+use super::sys::{blog, LOG_ERROR, LOG_INFO, LOG_WARNING};
 use std::ffi::CString;
 
 struct ObsLogger;

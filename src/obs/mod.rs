@@ -1,6 +1,7 @@
 //! Everything that talks to OBS. The rest of the crate knows nothing of it.
 
 mod chosen_source;
+mod copy_fence;
 mod data;
 mod filter;
 mod graphics;
@@ -15,4 +16,5 @@ mod render;
 mod signals;
 mod source;
 mod source_ref;
+mod sys;
 mod websocket;

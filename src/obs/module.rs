@@ -1,10 +1,10 @@
 //! The entry points OBS looks up in a plugin library, and where the plugin's files are.
 
-use super::{filter, guard::guard, locale, logger};
-use obs_wrapper::obs_sys::{
+use super::sys::{
     bfree, obs_find_module_file, obs_get_module_binary_path, obs_get_module_data_path, obs_module_t,
     LIBOBS_API_MAJOR_VER, LIBOBS_API_MINOR_VER, LIBOBS_API_PATCH_VER,
 };
+use super::{filter, guard::guard, locale, logger};
 use std::ffi::{CStr, CString};
 use std::os::raw::c_char;
 use std::path::PathBuf;

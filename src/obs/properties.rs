@@ -1,8 +1,8 @@
 //! Building the properties window (with tooltips, which obs-wrapper cannot set).
 
 use super::data::cstr;
+use super::sys::*;
 use crate::settings::Range;
-use obs_wrapper::obs_sys::*;
 
 /// Properties under construction; handed to OBS with `into_raw`.
 pub struct Properties(*mut obs_properties_t);

@@ -2,7 +2,7 @@
 //! for public sources on whichever thread made the change.
 
 use super::guard::guard;
-use obs_wrapper::obs_sys::*;
+use super::sys::*;
 use std::ffi::{c_void, CStr, CString};
 
 /// What a handler is told: the source the signal is about and, for renames, the new and previous names.

@@ -3,7 +3,7 @@
 use super::graphics::Effect;
 use super::guard::guard;
 use super::source_ref::SourceRef;
-use obs_wrapper::obs_sys::*;
+use super::sys::*;
 use std::ffi::{c_void, CStr, CString};
 
 /// The filter's source. OBS keeps it alive for as long as the filter's data exists (create to destroy), and

@@ -1,8 +1,8 @@
 //! Counted references to other OBS sources (Source mode's background), and the questions the filter asks of
 //! them. Every function here may be called from any thread, except `draw`, which needs the graphics context.
 
+use super::sys::*;
 use crate::background_source::Counted;
-use obs_wrapper::obs_sys::*;
 use std::ffi::{c_void, CStr, CString};
 use std::sync::atomic::{AtomicUsize, Ordering};
 

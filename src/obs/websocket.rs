@@ -8,7 +8,7 @@
 
 use super::data::{cstr, Data, OwnedData};
 use super::guard::guard;
-use obs_wrapper::obs_sys::*;
+use super::sys::*;
 use std::ffi::c_void;
 use std::mem::size_of;
 use std::ptr::null_mut;

@@ -1,17 +1,21 @@
 //! Feeding the worker, once per video frame: the input (or the crop of it around the person) shrunk to the
 //! model's size and its copy to the CPU started; the copy started on the previous frame is read and handed
-//! over. One frame between the copy and its read: the distance libobs itself keeps for its video output (on
-//! OpenGL there is no fence to ask whether a copy is done), and the shortest that does not stall the GPU.
+//! over. One frame between the copy and its read: the distance libobs itself keeps for its video output, and
+//! the shortest that does not stall the GPU. On D3D11 a copy the GPU has not finished by then is read a frame
+//! later rather than waited for (copy_fence.rs); OpenGL offers no such question.
 
+use super::super::copy_fence::CopyFence;
 use super::super::graphics::{Blending, Format, StageSurface, TexRender, View};
 use super::super::pass_times::{timed, PassTimes};
 use super::input::Input;
 use super::shaders::Shaders;
 use crate::crop_tracker::Cut;
 use crate::worker::{Frame, Worker};
+use std::time::{Duration, Instant};
 
-/// Copies in flight between the GPU and the CPU: the one started this frame and the one read now.
-const STAGE_RING: usize = 2;
+/// Copies to the CPU: the one started this frame, the one read now, and on D3D11 one the GPU had not finished
+/// a frame after it was started, read a frame later instead of waited for.
+const STAGE_RING: usize = 3;
 /// Video frames a copy may be older than the frame being drawn and still be handed to the worker: OBS skips
 /// a frame or two under load, but a longer gap means the source was not drawn in between.
 const MAX_STAGED_AGE: u64 = 3;
@@ -19,25 +23,48 @@ const MAX_STAGED_AGE: u64 = 3;
 pub struct Analysis {
     /// The newest input at the model's size.
     shrunk: TexRender,
-    stages: [Option<StageSurface>; STAGE_RING],
-    /// Per surface, the video frame it holds and the part of it that was cut out.
-    staged: [Option<(u64, Cut)>; STAGE_RING],
-    /// Frames analysed so far: picks the surface. Not the video frame's number, which skips when OBS lags
-    /// (every other one under heavy load would always land on the same surface, and none would be read).
-    runs: u64,
+    copies: [CopySlot; STAGE_RING],
+    pub reads: ReadStats,
+}
+
+/// One copy to the CPU: its surface, the mark after it where the renderer can be asked (D3D11), and, until it
+/// is read or given up, the video frame it holds and the part of it that was cut out.
+#[derive(Default)]
+struct CopySlot {
+    surface: Option<StageSurface>,
+    fence: Option<CopyFence>,
+    pending: Option<(u64, Cut)>,
+}
+
+impl CopySlot {
+    /// Whether reading it now cannot wait for the GPU (always, where the renderer cannot be asked: a copy is
+    /// read a frame after it was started at the soonest).
+    fn finished(&self) -> bool {
+        self.fence.as_ref().is_none_or(CopyFence::passed)
+    }
+
+    fn pending_seq(&self) -> Option<u64> {
+        self.pending.as_ref().map(|(seq, _)| *seq)
+    }
+}
+
+/// How the copies were read, for the log line when the filter goes (D3D11 only: where skipping is possible).
+#[derive(Default)]
+pub struct ReadStats {
+    pub fenced: bool,
+    pub read: u64,
+    /// Copies given up unread because the GPU had not finished them while they were the newest.
+    pub not_ready: u64,
+    pub total: Duration,
+    pub longest: Duration,
 }
 
 impl Analysis {
     pub fn new() -> Analysis {
-        Analysis {
-            shrunk: TexRender::new(Format::Rgba8),
-            stages: Default::default(),
-            staged: [None; STAGE_RING],
-            runs: 0,
-        }
+        Analysis { shrunk: TexRender::new(Format::Rgba8), copies: Default::default(), reads: ReadStats::default() }
     }
 
-    /// Hands the previous frame's copy to the worker and starts the copy of video frame `seq` (`input`, of
+    /// Hands the newest finished copy to the worker and starts the copy of video frame `seq` (`input`, of
     /// `frame_size` pixels). Every frame is analysed: a frame the worker has not taken yet is replaced by the
     /// newer one, so the mask is always of the newest frame the worker could take.
     pub fn run(
@@ -50,31 +77,8 @@ impl Analysis {
         timing: &mut Option<PassTimes>,
     ) {
         let Some((width, height)) = worker.input_size() else { return };
-        let slot = (self.runs % STAGE_RING as u64) as usize;
-        self.runs += 1;
-        let previous = (slot + STAGE_RING - 1) % STAGE_RING;
-        let staged = self.staged[previous].take();
-        // A copy made before a pause (the source was not drawn for a while) shows a picture that is gone.
-        let (fresh, stale) = match staged {
-            Some((staged_seq, cut)) if seq.saturating_sub(staged_seq) > MAX_STAGED_AGE => (None, Some(cut)),
-            other => (other, None),
-        };
-        if let Some(cut) = stale {
-            worker.cut_unused(cut);
-        }
-        if let (Some((seq, cut)), Some(surface)) = (fresh, self.stages[previous].as_mut()) {
-            let mut rgba = worker.take_buffer();
-            if surface.read_rows(|row| rgba.extend_from_slice(row)) {
-                let (width, height) = (surface.width, surface.height);
-                worker.submit(Frame { seq, width, height, rgba, cut, frame_size });
-            } else {
-                worker.cut_unused(cut);
-            }
-        }
-        if let Some((_, cut)) = self.staged[slot].take() {
-            // Never read (a frame was skipped): its look is due again.
-            worker.cut_unused(cut);
-        }
+        self.read_newest_finished(worker, seq, frame_size);
+        let slot = self.free_slot(worker);
 
         // The part of the frame the model should see ("Follow the person"): the input is drawn at the
         // model's size and the view selects the crop of it.
@@ -92,15 +96,92 @@ impl Analysis {
             worker.cut_unused(cut);
             return;
         }
-        if self.stages[slot].as_ref().map(|s| (s.width, s.height)) != Some((width, height)) {
-            self.stages[slot] = StageSurface::new(width, height);
+        let copy = &mut self.copies[slot];
+        if copy.surface.as_ref().map(|s| (s.width, s.height)) != Some((width, height)) {
+            copy.surface = StageSurface::new(width, height);
+            if copy.fence.is_none() {
+                copy.fence = CopyFence::new();
+                self.reads.fenced |= copy.fence.is_some();
+            }
         }
-        match self.stages[slot].as_mut() {
+        match copy.surface.as_mut() {
             Some(surface) => {
                 surface.stage(self.shrunk.texture());
-                self.staged[slot] = Some((seq, cut));
+                if let Some(fence) = &copy.fence {
+                    fence.mark();
+                }
+                copy.pending = Some((seq, cut));
             }
             None => worker.cut_unused(cut),
         }
+    }
+
+    /// Reads the newest copy the GPU has finished and hands it to the worker; older copies are given up (the
+    /// worker wants the newest frame), as are copies made before a pause (their picture is gone).
+    fn read_newest_finished(&mut self, worker: &Worker, seq: u64, frame_size: (u32, u32)) {
+        for copy in &mut self.copies {
+            if copy.pending_seq().is_some_and(|staged| seq.saturating_sub(staged) > MAX_STAGED_AGE) {
+                if let Some((_, cut)) = copy.pending.take() {
+                    worker.cut_unused(cut);
+                }
+            }
+        }
+        let newest = (0..STAGE_RING)
+            .filter(|&i| self.copies[i].pending.is_some() && self.copies[i].finished())
+            .max_by_key(|&i| self.copies[i].pending_seq());
+        let Some(newest) = newest else { return };
+        let newest_seq = self.copies[newest].pending_seq();
+        for (i, copy) in self.copies.iter_mut().enumerate() {
+            if i != newest && copy.pending_seq() < newest_seq {
+                if let Some((_, cut)) = copy.pending.take() {
+                    self.reads.not_ready += 1;
+                    worker.cut_unused(cut);
+                }
+            }
+        }
+        let copy = &mut self.copies[newest];
+        let (Some((staged, cut)), Some(surface)) = (copy.pending.take(), copy.surface.as_mut()) else { return };
+        let started = Instant::now();
+        let mut rgba = worker.take_buffer();
+        let read = surface.read_rows(|row| rgba.extend_from_slice(row));
+        self.reads.count(started.elapsed());
+        if read {
+            let (width, height) = (surface.width, surface.height);
+            worker.submit(Frame { seq: staged, width, height, rgba, cut, frame_size });
+        } else {
+            worker.cut_unused(cut);
+        }
+    }
+
+    /// A slot for this frame's copy: a free one, or else the one with the oldest copy, given up unread.
+    fn free_slot(&mut self, worker: &Worker) -> usize {
+        if let Some(free) = self.copies.iter().position(|c| c.pending.is_none()) {
+            return free;
+        }
+        let oldest = (0..STAGE_RING).min_by_key(|&i| self.copies[i].pending_seq()).unwrap_or(0);
+        if let Some((_, cut)) = self.copies[oldest].pending.take() {
+            self.reads.not_ready += 1;
+            worker.cut_unused(cut);
+        }
+        oldest
+    }
+}
+
+impl ReadStats {
+    fn count(&mut self, took: Duration) {
+        self.read += 1;
+        self.total += took;
+        self.longest = self.longest.max(took);
+    }
+
+    /// The log line's numbers: reads, skips, mean and longest read.
+    pub fn summary(&self) -> String {
+        let mean = self.total.as_secs_f64() * 1000.0 / self.read.max(1) as f64;
+        format!(
+            "{} copies read (mean {mean:.3} ms, longest {:.3} ms), {} skipped as not yet copied",
+            self.read,
+            self.longest.as_secs_f64() * 1000.0,
+            self.not_ready
+        )
     }
 }

@@ -80,6 +80,11 @@ impl RenderPipeline {
         })
     }
 
+    /// How the copies for the worker were read, where the renderer lets them be skipped (D3D11).
+    pub fn fenced_reads(&self) -> Option<String> {
+        self.analysis.reads.fenced.then(|| self.analysis.reads.summary())
+    }
+
     /// How many frames the mask trails the newest frame (`synced` false), or, in sync mode when a frame the
     /// mask holds for is shown, how many frames the video is delayed (`synced` true). A mask holds for its
     /// own frame and for later ones whose picture had not changed, so a still picture's lag stays put.
