@@ -6,7 +6,15 @@
  *   vbg-host.exe OBS_DIR PLUGIN_DIR PICTURE WIDTH HEIGHT RENDERER SETTINGS_JSON OUT_PREFIX SECONDS...
  *
  * RENDERER is "opengl" or "d3d11"; SETTINGS "none" shows the picture without the filter, "@ID" with OBS's own
- * filter of that id instead. OUT_PREFIX-N.rgba is the frame after SECONDS[N]; OUT_PREFIX.log the log.
+ * filter of that id instead. A PICTURE ending in ".mp4" plays in a Media source (looping) instead of an Image
+ * source. OUT_PREFIX-N.rgba is the frame after SECONDS[N], OUT_PREFIX-N.status.json the filter's status then
+ * (its GetFilterStatus request), OUT_PREFIX.log the log, OUT_PREFIX.events.txt the vendor events it sent.
+ *
+ * The status comes through a stand-in for obs-websocket's vendor API (obs-websocket is not in pylibobs): the
+ * same proc handlers obs-websocket 5 offers (its lib/obs-websocket-api.h), so the plugin registers its
+ * requests exactly as in OBS, and the host calls them as obs-websocket would for CallVendorRequest.
+ * VBG_HOST_PRELOAD (paths separated by ';') names DLLs loaded before the plugin, as another plugin would
+ * have loaded them.
  *
  * The few libobs declarations below are libobs's C ABI, the same in OBS 29 to 32 (Debian's libobs-dev has no
  * Windows headers). */
@@ -21,6 +29,12 @@
 typedef struct obs_module obs_module_t;
 typedef struct obs_source obs_source_t;
 typedef struct obs_data obs_data_t;
+typedef struct proc_handler proc_handler_t;
+typedef struct calldata {
+	uint8_t *stack;
+	size_t size, capacity;
+	bool fixed;
+} calldata_t;
 
 struct obs_video_info {
 	const char *graphics_module;
@@ -40,12 +54,17 @@ struct video_data {
 	uint32_t linesize[8];
 	uint64_t timestamp;
 };
-enum { VIDEO_FORMAT_RGBA = 6, OBS_SCALE_BICUBIC = 2, OBS_VIDEO_SUCCESS = 0, MODULE_SUCCESS = 0 };
+struct obs_audio_info {
+	uint32_t samples_per_sec;
+	int speakers; /* enum speaker_layout */
+};
+enum { VIDEO_FORMAT_RGBA = 6, SPEAKERS_STEREO = 2, OBS_SCALE_BICUBIC = 2, OBS_VIDEO_SUCCESS = 0, MODULE_SUCCESS = 0 };
 
 __declspec(dllimport) bool obs_startup(const char *locale, const char *module_config_path, void *store);
 __declspec(dllimport) void obs_shutdown(void);
 __declspec(dllimport) void obs_add_data_path(const char *path);
 __declspec(dllimport) int obs_reset_video(struct obs_video_info *ovi);
+__declspec(dllimport) bool obs_reset_audio(const struct obs_audio_info *oai);
 __declspec(dllimport) int obs_open_module(obs_module_t **module, const char *path, const char *data_path);
 __declspec(dllimport) bool obs_init_module(obs_module_t *module);
 __declspec(dllimport) void obs_post_load_modules(void);
@@ -65,6 +84,17 @@ __declspec(dllimport) void obs_remove_raw_video_callback(void (*callback)(void *
 __declspec(dllimport) void base_set_log_handler(void (*handler)(int lvl, const char *msg, va_list args, void *p),
 						void *param);
 __declspec(dllimport) long bnum_allocs(void);
+__declspec(dllimport) bool obs_wait_for_destroy_queue(void);
+__declspec(dllimport) obs_data_t *obs_data_create(void);
+__declspec(dllimport) const char *obs_data_get_json(obs_data_t *data);
+__declspec(dllimport) proc_handler_t *obs_get_proc_handler(void);
+__declspec(dllimport) proc_handler_t *proc_handler_create(void);
+__declspec(dllimport) void proc_handler_destroy(proc_handler_t *handler);
+__declspec(dllimport) void proc_handler_add(proc_handler_t *handler, const char *decl,
+					    void (*proc)(void *data, calldata_t *cd), void *data);
+__declspec(dllimport) bool calldata_get_data(const calldata_t *data, const char *name, void *out, size_t size);
+__declspec(dllimport) void calldata_set_data(calldata_t *data, const char *name, const void *in, size_t size);
+__declspec(dllimport) bool calldata_get_string(const calldata_t *data, const char *name, const char **str);
 typedef void (*obs_task_t)(void *param);
 __declspec(dllimport) void obs_set_ui_task_handler(void (*handler)(obs_task_t task, void *param, bool wait));
 
@@ -176,6 +206,117 @@ static bool patch_d3d11_import(const char *obs_dir)
 	return true; /* nothing to patch: a newer libobs-d3d11 */
 }
 
+/* ---- a stand-in for obs-websocket's vendor API ---------------------------------------------------------- */
+
+struct request_callback { /* obs-websocket-api.h's struct obs_websocket_request_callback */
+	void (*callback)(obs_data_t *request, obs_data_t *response, void *priv_data);
+	void *priv_data;
+};
+#define MAX_REQUESTS 16
+static struct {
+	char type[64];
+	struct request_callback cb;
+} requests[MAX_REQUESTS];
+static int request_count;
+static char vendor_name[64];
+static proc_handler_t *websocket_ph;
+static FILE *events_file;
+
+static void *cd_ptr(calldata_t *cd, const char *name)
+{
+	void *p = NULL;
+	calldata_get_data(cd, name, &p, sizeof(p));
+	return p;
+}
+
+static void set_bool(calldata_t *cd, const char *name, bool value)
+{
+	calldata_set_data(cd, name, &value, sizeof(value));
+}
+
+static void api_get_ph(void *data, calldata_t *cd)
+{
+	(void)data;
+	calldata_set_data(cd, "ph", &websocket_ph, sizeof(websocket_ph));
+}
+
+static void vendor_register(void *data, calldata_t *cd)
+{
+	(void)data;
+	const char *name = NULL;
+	void *vendor = NULL;
+	if (calldata_get_string(cd, "name", &name) && name && !vendor_name[0]) {
+		snprintf(vendor_name, sizeof(vendor_name), "%s", name);
+		vendor = vendor_name;
+	}
+	calldata_set_data(cd, "vendor", &vendor, sizeof(vendor));
+	set_bool(cd, "success", vendor != NULL);
+}
+
+static void vendor_request_register(void *data, calldata_t *cd)
+{
+	(void)data;
+	const char *type = NULL;
+	struct request_callback *cb = cd_ptr(cd, "callback");
+	bool ok = cd_ptr(cd, "vendor") == vendor_name && calldata_get_string(cd, "type", &type) && type && cb &&
+		  request_count < MAX_REQUESTS;
+	if (ok) {
+		snprintf(requests[request_count].type, sizeof(requests[0].type), "%s", type);
+		requests[request_count++].cb = *cb; /* copied, as obs-websocket does */
+	}
+	set_bool(cd, "success", ok);
+}
+
+static void vendor_event_emit(void *data, calldata_t *cd)
+{
+	(void)data;
+	const char *type = NULL;
+	obs_data_t *event = cd_ptr(cd, "data");
+	bool ok = cd_ptr(cd, "vendor") == vendor_name && calldata_get_string(cd, "type", &type) && type;
+	if (ok && events_file) {
+		EnterCriticalSection(&frame_lock);
+		fprintf(events_file, "%s %s\n", type, event ? obs_data_get_json(event) : "{}");
+		fflush(events_file);
+		LeaveCriticalSection(&frame_lock);
+	}
+	set_bool(cd, "success", ok);
+}
+
+static void offer_websocket_api(void)
+{
+	websocket_ph = proc_handler_create();
+	proc_handler_add(websocket_ph, "bool vendor_register(in string name, out ptr vendor)", vendor_register, NULL);
+	proc_handler_add(websocket_ph, "bool vendor_request_register(in ptr vendor, in string type, in ptr callback)",
+			 vendor_request_register, NULL);
+	proc_handler_add(websocket_ph, "bool vendor_event_emit(in ptr vendor, in string type, in ptr data)",
+			 vendor_event_emit, NULL);
+	proc_handler_add(obs_get_proc_handler(), "void obs_websocket_api_get_ph(out ptr ph)", api_get_ph, NULL);
+}
+
+/* CallVendorRequest, as obs-websocket answers it: the request's callback fills a fresh response object. */
+static void save_status(const char *prefix, int index)
+{
+	char path[MAX_PATH];
+	snprintf(path, sizeof(path), "%s-%d.status.json", prefix, index);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return;
+	const char *json = "{\"error\": \"GetFilterStatus was never registered\"}";
+	obs_data_t *response = obs_data_create();
+	for (int i = 0; i < request_count; i++) {
+		if (strcmp(requests[i].type, "GetFilterStatus") != 0)
+			continue;
+		obs_data_t *request =
+			obs_data_create_from_json("{\"sourceName\": \"Person\", \"filterName\": \"Virtual Background\"}");
+		requests[i].cb.callback(request, response, requests[i].cb.priv_data);
+		obs_data_release(request);
+		json = obs_data_get_json(response);
+	}
+	fputs(json, f);
+	fclose(f);
+	obs_data_release(response);
+}
+
 static bool open_module(const char *dll, const char *data)
 {
 	obs_module_t *module = NULL;
@@ -233,10 +374,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	obs_set_ui_task_handler(queue_ui_task);
+	snprintf(path, sizeof(path), "%s.events.txt", out);
+	events_file = fopen(path, "w");
+	offer_websocket_api();
 	snprintf(path, sizeof(path), "%s/data/libobs/", obs_dir);
 	obs_add_data_path(path);
 	struct obs_video_info ovi = {d3d11 ? "libobs-d3d11" : "libobs-opengl", 30, 1, width, height, width, height,
 				     VIDEO_FORMAT_RGBA, 0, true, 0, 0, OBS_SCALE_BICUBIC};
+	/* Audio too, as OBS always has it: without it libobs's obs_wait_for_destroy_queue returns at once. */
+	struct obs_audio_info ai = {48000, SPEAKERS_STEREO};
+	if (!obs_reset_audio(&ai)) {
+		fprintf(stderr, "host: obs_reset_audio failed\n");
+		return 1;
+	}
 	int r = obs_reset_video(&ovi);
 	if (r != OBS_VIDEO_SUCCESS) {
 		fprintf(stderr, "host: obs_reset_video(%s) failed: %d\n", ovi.graphics_module, r);
@@ -250,19 +400,38 @@ int main(int argc, char **argv)
 	snprintf(data, sizeof(data), "%s/data/obs-plugins/obs-filters", obs_dir);
 	if (!open_module(path, data))
 		return 1;
+	snprintf(path, sizeof(path), "%s/obs-plugins/obs-ffmpeg.dll", obs_dir);
+	snprintf(data, sizeof(data), "%s/data/obs-plugins/obs-ffmpeg", obs_dir);
+	if (!open_module(path, data))
+		return 1;
+	/* Another plugin's copies of ONNX Runtime, already in the process before ours loads. */
+	const char *preload = getenv("VBG_HOST_PRELOAD");
+	if (preload && *preload) {
+		char list[4096];
+		snprintf(list, sizeof(list), "%s", preload);
+		for (char *dll = strtok(list, ";"); dll; dll = strtok(NULL, ";"))
+			printf("preloaded %s: %s\n", dll, LoadLibraryA(dll) ? "yes" : "failed");
+	}
 	snprintf(path, sizeof(path), "%s/bin/64bit/obs-virtual-background.dll", plugin_dir);
 	snprintf(data, sizeof(data), "%s/data", plugin_dir);
 	if (!open_module(path, data))
 		return 1;
 	obs_post_load_modules();
 
-	char json[MAX_PATH + 32];
-	snprintf(json, sizeof(json), "{\"file\": \"%s\"}", picture);
+	size_t picture_len = strlen(picture);
+	bool video = picture_len > 4 && _stricmp(picture + picture_len - 4, ".mp4") == 0;
+	char json[MAX_PATH + 96];
+	if (video)
+		snprintf(json, sizeof(json), "{\"local_file\": \"%s\", \"looping\": true, \"hw_decode\": false}",
+			 picture);
+	else
+		snprintf(json, sizeof(json), "{\"file\": \"%s\"}", picture);
 	for (char *c = json; *c; c++)
 		if (*c == '\\')
 			*c = '/';
 	obs_data_t *image_settings = obs_data_create_from_json(json);
-	obs_source_t *image = obs_source_create("image_source", "Person", image_settings, NULL);
+	obs_source_t *image =
+		obs_source_create(video ? "ffmpeg_source" : "image_source", "Person", image_settings, NULL);
 	obs_data_release(image_settings);
 	/* "none": the picture without the filter, as OBS shows it (the reference for colours); "@ID": OBS's own
 	 * filter of that id at its defaults instead of the plugin's (a baseline). */
@@ -294,6 +463,7 @@ int main(int argc, char **argv)
 			Sleep(20);
 		}
 		save_frame(out, i - 9);
+		save_status(out, i - 9);
 	}
 	printf("frames %ld\n", frames_seen);
 
@@ -304,10 +474,16 @@ int main(int argc, char **argv)
 		obs_source_release(filter);
 	}
 	obs_source_release(image);
-	run_ui_tasks();
+	/* As OBS's frontend does before shutting down: libobs destroys sources on a thread of its own. */
+	do {
+		run_ui_tasks();
+	} while (obs_wait_for_destroy_queue());
 	obs_shutdown();
 	run_ui_tasks();
+	proc_handler_destroy(websocket_ph);
 	printf("leaks %ld\n", bnum_allocs());
 	fclose(log_file);
+	if (events_file)
+		fclose(events_file);
 	return 0;
 }
