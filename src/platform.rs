@@ -57,7 +57,10 @@ pub fn library_file_holding(address: usize) -> Option<PathBuf> {
             return None;
         }
         let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
-        Some(PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name.to_bytes())))
+        let path = PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name.to_bytes()));
+        // The loader's name is the path it tried (a RUNPATH entry joined with the name, "/usr//lib/..."):
+        // the file's own path is what a user or a test compares.
+        Some(std::fs::canonicalize(&path).unwrap_or(path))
     }
 }
 
