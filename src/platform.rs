@@ -134,11 +134,6 @@ pub fn return_freed_memory() {
     }
 }
 
-#[cfg(windows)]
-fn wide(s: &str) -> Vec<u16> {
-    s.encode_utf16().chain(Some(0)).collect()
-}
-
 /// The few kernel32 functions used above (no bindings crate for six declarations).
 #[cfg(windows)]
 mod win {

@@ -4,7 +4,7 @@
 //! copy the GPU has not finished waits for it, on the graphics thread. libobs has no call to ask first, so
 //! on D3D11 the filter asks the device itself: an event query, ended right after the copy is queued, reports
 //! done once the GPU has passed that point (`ID3D11DeviceContext::GetData`, which never waits). A copy not
-//! done when the filter would read it is skipped; the next frame's copy is read instead.
+//! done when the filter would read it waits for a later frame, or is given up for a newer copy (analysis.rs).
 //!
 //! On OpenGL libobs offers no device object to ask; there the copy is read a frame after it was made, as
 //! libobs does for its own video output, and the driver's map may wait.

@@ -206,6 +206,14 @@ static bool patch_d3d11_import(const char *obs_dir)
 	return true; /* nothing to patch: a newer libobs-d3d11 */
 }
 
+/* OUT_PREFIX-INDEX.EXTENSION, opened with `mode`. */
+static FILE *open_output(const char *prefix, int index, const char *extension, const char *mode)
+{
+	char path[MAX_PATH];
+	snprintf(path, sizeof(path), "%s-%d.%s", prefix, index, extension);
+	return fopen(path, mode);
+}
+
 /* ---- a stand-in for obs-websocket's vendor API ---------------------------------------------------------- */
 
 struct request_callback { /* obs-websocket-api.h's struct obs_websocket_request_callback */
@@ -296,9 +304,7 @@ static void offer_websocket_api(void)
 /* CallVendorRequest, as obs-websocket answers it: the request's callback fills a fresh response object. */
 static void save_status(const char *prefix, int index)
 {
-	char path[MAX_PATH];
-	snprintf(path, sizeof(path), "%s-%d.status.json", prefix, index);
-	FILE *f = fopen(path, "w");
+	FILE *f = open_output(prefix, index, "status.json", "w");
 	if (!f)
 		return;
 	const char *json = "{\"error\": \"GetFilterStatus was never registered\"}";
@@ -334,9 +340,7 @@ static bool open_module(const char *dll, const char *data)
 
 static void save_frame(const char *prefix, int index)
 {
-	char path[MAX_PATH];
-	snprintf(path, sizeof(path), "%s-%d.rgba", prefix, index);
-	FILE *f = fopen(path, "wb");
+	FILE *f = open_output(prefix, index, "rgba", "wb");
 	if (!f)
 		return;
 	EnterCriticalSection(&frame_lock);

@@ -24,7 +24,7 @@ pub struct Analysis {
     /// The newest input at the model's size.
     shrunk: TexRender,
     copies: [CopySlot; STAGE_RING],
-    pub reads: ReadStats,
+    reads: ReadStats,
 }
 
 /// One copy to the CPU: its surface, the mark after it where the renderer can be asked (D3D11), and, until it
@@ -51,7 +51,6 @@ impl CopySlot {
 /// How the copies were read, for the log line when the filter goes (D3D11 only: where skipping is possible).
 #[derive(Default)]
 pub struct ReadStats {
-    pub fenced: bool,
     pub read: u64,
     /// Copies given up unread because the GPU had not finished them while they were the newest.
     pub not_ready: u64,
@@ -101,7 +100,6 @@ impl Analysis {
             copy.surface = StageSurface::new(width, height);
             if copy.fence.is_none() {
                 copy.fence = CopyFence::new();
-                self.reads.fenced |= copy.fence.is_some();
             }
         }
         match copy.surface.as_mut() {
@@ -118,6 +116,11 @@ impl Analysis {
 
     /// Reads the newest copy the GPU has finished and hands it to the worker; older copies are given up (the
     /// worker wants the newest frame), as are copies made before a pause (their picture is gone).
+    /// How the copies were read, where the renderer can say whether a copy is finished (D3D11).
+    pub fn fenced_reads(&self) -> Option<&ReadStats> {
+        self.copies.iter().any(|c| c.fence.is_some()).then_some(&self.reads)
+    }
+
     fn read_newest_finished(&mut self, worker: &Worker, seq: u64, frame_size: (u32, u32)) {
         for copy in &mut self.copies {
             if copy.pending_seq().is_some_and(|staged| seq.saturating_sub(staged) > MAX_STAGED_AGE) {

@@ -82,7 +82,7 @@ impl RenderPipeline {
 
     /// How the copies for the worker were read, where the renderer lets them be skipped (D3D11).
     pub fn fenced_reads(&self) -> Option<String> {
-        self.analysis.reads.fenced.then(|| self.analysis.reads.summary())
+        self.analysis.fenced_reads().map(|reads| reads.summary())
     }
 
     /// How many frames the mask trails the newest frame (`synced` false), or, in sync mode when a frame the
