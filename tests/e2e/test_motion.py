@@ -40,10 +40,13 @@ TOLERANCE = 0.08
 # {2: half, 3: half}). So at least half of the samples must be 2 or less: a median of 2.5 at most, while the
 # worker segments a copy within a frame. When a mask takes longer than a frame (T frames, T = 30 / masks a
 # second when idle) the worker is the bottleneck, and the age of the mask shown at a random render is: the
-# copy's frame (1), the copy's wait for the busy worker (T/2 on average), the mask's own T, and the time it
-# stays shown until the next one (T/2 on average): 1 + 2T, plus a frame for the render it first shows at and
-# the even median. Measured on CI (December 2026): 22.5 masks/s, median 3; 19.5, 3; 18, 4; 15.5, 5.5 (bars
-# 4.7, 5.1, 5.3, 5.9). A mask queued behind an older one, which this test is here to catch, adds a whole T.
+# copy's age when the worker takes it (1 to 2 frames: read a frame after it was made, handed over at a render,
+# taken when the worker comes free), the mask's own T, then the wait for the next render (up to 1) and its time
+# on screen until the next mask replaces it (T). So from T + 1 up to 2T + 3, about 1.5T + 2 on average; the bar
+# is the top of that range. Measured on CI (December 2026): 22.5 masks/s, median 3; 19.5, 3; 18, 4; 16, 4 and
+# 6; 15.5, 5.5 (bars 5.7, 6.1, 6.3, 6.75, 6.9). A mask queued behind an older one adds a whole T; at these
+# speeds the median alone cannot tell that from a slow machine, so the worker's hand-over keeps only the newest
+# frame by construction and a unit test holds it there (latest_slot.rs, newer_value_replaces_unprocessed_one).
 FPS = 30
 MAX_LAG = 2.5
 
@@ -54,7 +57,7 @@ def max_idle_lag(idle_masks_per_second: float | None) -> float:
         return MAX_LAG
     if idle_masks_per_second >= FPS:
         return MAX_LAG
-    return max(MAX_LAG, 2 + 2 * FPS / idle_masks_per_second)
+    return max(MAX_LAG, 3 + 2 * FPS / idle_masks_per_second)
 MAX_SEEN_LAG = 0.5  # median offset of the best-fitting truth on moving frames: the mask lands on the person
 
 CLIP = "sway16"
