@@ -14,6 +14,17 @@ pub const ONNX_RUNTIME_FILE: &str = "onnxruntime.dll";
 /// (`open_library`), because a bare name would take any `onnxruntime.dll` already loaded or on the search path.
 pub const RUNTIME_BY_NAME: bool = cfg!(not(windows));
 
+/// Libraries an execution provider loads by bare name, which must come from ONNX Runtime's own folder. Windows:
+/// ONNX Runtime delay-loads `DirectML.dll` by name, and the system's search would take OBS's folder or System32
+/// (an older DirectML than the runtime needs) before ONNX Runtime's; loaded first by full path, the plugin's
+/// copy is the one the delay load finds already in the process.
+pub fn provider_libraries(device: crate::settings::Device) -> &'static [&'static str] {
+    match device {
+        crate::settings::Device::DirectMl if cfg!(windows) => &["DirectML.dll"],
+        _ => &[],
+    }
+}
+
 /// Opens a shared library. On Windows the folder of a DLL named by a full path comes first when its own
 /// dependencies are looked up (ONNX Runtime's provider and DirectML DLLs come from its folder, never from
 /// OBS's folder, PATH or System32).

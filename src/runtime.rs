@@ -132,6 +132,35 @@ pub fn environment(library: &Path) -> Result<ort::environment::Environment, Erro
     Ok(created)
 }
 
+/// Loads, from the loaded runtime's folder and by full path, the libraries `device`'s provider would otherwise
+/// look up by name (`platform::provider_libraries`), once per process; each one's file is logged once.
+pub fn load_provider_libraries(device: Device) -> Result<(), Error> {
+    static DONE: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut done = DONE.lock();
+    for &name in crate::platform::provider_libraries(device) {
+        if done.contains(&name) {
+            continue;
+        }
+        let folder = loaded_from().and_then(|p| p.parent().map(Path::to_path_buf));
+        let Some(path) = folder.map(|f| f.join(name)) else {
+            return Err(Error::device(format!("{name}: ONNX Runtime's folder is not known")));
+        };
+        if !path.is_file() {
+            return Err(Error::device(format!(
+                "{name} not found beside ONNX Runtime in {} (reinstall the plugin)",
+                path.parent().unwrap_or(&path).display()
+            )));
+        }
+        let lib = crate::platform::open_library(&path)
+            .map_err(|e| Error::device(format!("cannot load {}: {e}", path.display())))?;
+        // Kept for the life of the process: ONNX Runtime finds it by name whenever a session needs it.
+        std::mem::forget(lib);
+        log::info!("{name} loaded from {}", path.display());
+        done.push(name);
+    }
+    Ok(())
+}
+
 /// Why `library` could not be loaded (missing or not a library); by bare name, the RUNPATH folders searched.
 fn load_error(library: &Path, error: &dyn std::error::Error) -> Error {
     // libloading says only "dlopen failed"; the dynamic linker's reason is in the error's source.

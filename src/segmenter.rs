@@ -86,6 +86,7 @@ impl Segmenter {
             .with_intra_op_spinning(false)
             .map_err(configure)?;
         if let Some(ep) = execution_provider(device) {
+            crate::runtime::load_provider_libraries(device)?;
             // error_on_failure: a provider that cannot register is reported, not skipped in favour of the CPU.
             builder = builder
                 .with_execution_providers([ep.error_on_failure()])
@@ -166,13 +167,31 @@ impl Segmenter {
 }
 
 /// ONNX Runtime's message without its source location and status code prefix
-/// ("/src/...cc:2043 ... [ONNXRuntimeError] : 1 : FAIL : Failed to load ..." -> "Failed to load ...").
+/// ("/src/...cc:2043 ... [ONNXRuntimeError] : 1 : FAIL : Failed to load ..." -> "Failed to load ...", and
+/// "E:\...\dml_provider_factory.cc:338 onnxruntime::...::Create DXCore is not available ..." -> "DXCore ...").
 fn plain_ort_message(message: &str) -> String {
     let rest = match message.find("[ONNXRuntimeError]") {
         Some(i) => message[i..].splitn(4, " : ").nth(3).unwrap_or(&message[i..]),
-        None => message,
+        None => without_source_location(message),
     };
     rest.trim().trim_end_matches('.').to_string()
+}
+
+/// "file.cc:338 function rest" -> "rest"; anything else unchanged.
+fn without_source_location(message: &str) -> &str {
+    let mut words = message.splitn(3, ' ');
+    match (words.next(), words.next(), words.next()) {
+        (Some(at), Some(_function), Some(rest)) if is_source_location(at) => rest,
+        _ => message,
+    }
+}
+
+fn is_source_location(word: &str) -> bool {
+    word.rsplit_once(':').is_some_and(|(file, line)| {
+        [".cc", ".cpp", ".h"].iter().any(|ext| file.ends_with(ext))
+            && !line.is_empty()
+            && line.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// The execution provider for a device other than the CPU.
@@ -216,6 +235,14 @@ mod tests {
             plain_ort_message("CUDA execution provider is not enabled in this build."),
             "CUDA execution provider is not enabled in this build"
         );
+        let windows = "E:\\_work\\1\\s\\onnxruntime\\core\\providers\\dml\\dml_provider_factory.cc:338 \
+                       onnxruntime::DMLProviderFactoryCreator::CreateFromDeviceOptions DXCore is not available on this \
+                       platform. This is expected on older versions of Windows";
+        assert_eq!(
+            plain_ort_message(windows),
+            "DXCore is not available on this platform. This is expected on older versions of Windows"
+        );
+        assert_eq!(plain_ort_message("a.cc:x is not a location"), "a.cc:x is not a location");
     }
 
     #[test]

@@ -6,8 +6,8 @@ puts the filter on the evaluation photo and saves the output's frames; the check
 end-to-end tests read screenshots: the person against the ground truth, the background against the setting.
 Both of OBS's Windows renderers run: D3D11 (OBS's default on Windows, HLSL) and OpenGL (GLSL).
 
-What Wine cannot show: a real GPU's timing (llvmpipe draws on the CPU in both renderers), DirectML (no DirectX
-12 here), and Windows' own loader in every detail (Wine's follows the documented search order).
+What Wine cannot show: a real GPU's timing (llvmpipe draws on the CPU in both renderers), DirectML running (no
+DXCore or DirectX 12 device here: only its fallback is tested), and Windows' own loader in every detail (Wine's follows the documented search order).
 """
 from __future__ import annotations
 
@@ -361,16 +361,53 @@ def test_a_bad_model_passes_the_picture_through_and_the_status_says_why(display:
     check_clean_end(run)
 
 
-def test_directml_where_this_runtime_has_none_falls_back_to_the_cpu_and_says_why(
+def test_directml_is_offered_and_without_directx_12_falls_back_to_the_cpu_and_says_why(
         display: str, references: dict) -> None:
-    """The runtime shipped is ONNX Runtime's CPU build (docs/windows.md says why not the DirectML one): a saved
-    DirectML choice runs on the CPU, with the reason in the status."""
-    run = check_color_mode("d3d11", "directml", references, display, extra=', "device": "directml"')
+    """The runtime shipped is ONNX Runtime's DirectML build, so DirectML is offered. Choosing it loads the
+    plugin's own DirectML.dll by full path first (ONNX Runtime delay-loads it by name; System32 holds an older
+    one), never a DirectML.dll on the search path. Wine has no DXCore (the way ONNX Runtime finds a DirectX 12
+    adapter), as older Windows 10 has none: a saved DirectML choice runs on the CPU, with ONNX Runtime's reason
+    in the status, without its source location."""
+    decoy = ARTIFACTS / "decoy-directml"
+    decoy.mkdir(parents=True, exist_ok=True)
+    shutil.copy(OBS_WIN / "zlib.dll", decoy / "DirectML.dll")
+    run = check_color_mode("d3d11", "directml", references, display, path_extra=win_path(decoy),
+                           extra=', "device": "directml"')
     status = run.statuses[-1]
     print(f"status: {status}")
+    lines = plugin_lines(run.log)
+    offered = [line for line in lines if "devices:" in line]
+    assert offered and offered[0].rstrip().endswith("devices: CPU, DirectML"), offered
+    dml = [line for line in lines if "DirectML.dll loaded from" in line]
+    assert len(dml) == 1 and win_path(STAGE / "bin/64bit/DirectML.dll").lower() in dml[0].lower(), lines
     fallback = status.get("fallback", {})
     assert status.get("state") == "ready" and status.get("device") == "cpu", status
-    assert fallback.get("wanted") == "directml" and fallback.get("reason"), status
+    reason = fallback.get("reason", "")
+    assert fallback.get("wanted") == "directml" and "DXCore is not available" in reason, status
+    assert ".cc:" not in reason and "onnxruntime::" not in reason, reason
+
+
+def test_without_its_own_directml_dll_directml_falls_back_to_the_cpu_and_says_why(
+        display: str, references: dict) -> None:
+    """DirectML.dll missing from the plugin's folder (and one on PATH): the plugin never takes another one;
+    DirectML falls back to the CPU with the file and the fix in the status."""
+    stage = ARTIFACTS / "stage-without-directml"
+    shutil.rmtree(stage, ignore_errors=True)
+    shutil.copytree(STAGE, stage)
+    (stage / "bin/64bit/DirectML.dll").unlink()
+    decoy = ARTIFACTS / "decoy-directml"
+    decoy.mkdir(parents=True, exist_ok=True)
+    shutil.copy(OBS_WIN / "zlib.dll", decoy / "DirectML.dll")
+    settings = f'{{"mode": "color", "color": {h.colour_to_obs(COLOUR)}, "device": "directml"}}'
+    run = run_host(display, "d3d11", settings, "no-directml", [20.0], path_extra=win_path(decoy), stage=stage)
+    status = run.statuses[-1]
+    print(f"status: {status}")
+    assert not any("DirectML.dll loaded from" in line for line in plugin_lines(run.log)), run.log
+    fallback = status.get("fallback", {})
+    reason = fallback.get("reason", "")
+    assert status.get("state") == "ready" and status.get("device") == "cpu", status
+    assert "DirectML.dll not found" in reason and "reinstall the plugin" in reason, status
+    check_clean_end(run)
 
 
 @pytest.mark.parametrize("mode", ["transparent", "blur", "image", "source"])
