@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--clips", default="sway6,sway16,cut")
     args = p.parse_args(argv)
     rows = ["sequence,frame,width,height"]
-    for name in args.clips.split(","):
+    for name in mc.clip_names(args.clips):
         clip = mc.clip(name)
         frames = decode(clip.video)
         if len(frames) != clip.frames:
