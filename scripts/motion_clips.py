@@ -457,7 +457,8 @@ TUNED = {
 HELD_OUT = {
     "hs006": Cutout("humanseg_vikram_removebg", "006", "Aqua.jpg"),  # braids, glasses, red jacket
     "hs005": Cutout("humanseg_vikram_removebg", "005", "Wood.jpg", 0.8),  # a large man in a suit
-    "ccp0006": Cutout("ccp_fashion_person", "0006", "Garden.jpg", 0.8, 0.45),  # full figure with a bag
+    # (Not on Garden.jpg: the model takes its big red flower for a person, which would swamp the motion.)
+    "ccp0006": Cutout("ccp_fashion_person", "0006", "RainDrops.jpg", 0.8, 0.45),  # full figure with a bag
     "coco459": Cutout("coco128_person", "000000000459", "Dune.jpg", 0.75),  # suit, hand up
 }
 # A quick gesture: 0.6 s there and back, a span that keeps the arm's warp in one piece (Move's arm).

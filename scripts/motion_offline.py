@@ -12,8 +12,8 @@ mask ("sync", lag 0). Each shown mask is scored against the truth of the frame i
 alpha >= 128), and against the truths of the frames up to 4 before and after: the offset whose truth fits it
 best is its "seen lag" (> 0: the mask trails the person; < 0: it was moved too far). Reported per clip group
 (motion x tuned / held-out people, scripts/motion_clips.py): mean IoU on moving frames, the seen lag's
-median and its spread (the share of moving frames whose mask fits its own frame best, and the 10th and 90th
-percentiles).
+median and its spread (its 10th and 90th percentiles, and the shares of moving frames whose mask fits its own
+frame best and fits within one frame of it).
 
 With --obs it reads the JSON of scripts/bench-motion instead (every scored screenshot: the frame shown, its
 IoU, its seen lag) and prints the same table per group, one column per setting measured there.
@@ -78,13 +78,84 @@ def summary(frames: list[dict]) -> dict:
         "seen_lag_p10": pick(0.1),
         "seen_lag_p90": pick(0.9),
         "own_frame_share": sum(1 for v in lags if v == 0) / len(lags) if lags else None,
+        "within_one_share": sum(1 for v in lags if abs(v) <= 1) / len(lags) if lags else None,
     }
 
 
 def groups_of(names: list[str]) -> dict[str, list[str]]:
-    """Clips by motion and by whether their person is tuned on or held out."""
-    table = {g: {s: summary([f for n in clips for f in results[s][n]]) for s in SETTINGS}
-             for g, clips in groups_of(names).items()}
+    """Clips by motion and by whether their person is tuned on or held out (other clips stand alone)."""
+    held_out = set(mc.GROUPS["broad-held-out"])
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        if name in mc.GROUPS["broad"]:
+            motion = name.split("-")[0]
+            group = f"{motion} ({'held out' if name in held_out else 'tuned'})"
+        else:
+            group = name
+        groups.setdefault(group, []).append(name)
+    return groups
+
+
+def print_table(table: dict[str, dict[str, dict]]) -> None:
+    settings = list(next(iter(table.values())))
+    num = lambda v, f=".3f": "–" if v is None else format(v, f)  # noqa: E731
+    heads = " | ".join(f"{s}: moving IoU, seen lag median [p10, p90], own frame / within 1" for s in settings)
+    print(f"| clips | n moving | {heads} |")
+    print("|---|---|" + "---|" * len(settings))
+    for g, row in table.items():
+        cells = [f"{num(r['moving_iou'])}, {num(r['seen_lag_median'], 'g')} [{num(r['seen_lag_p10'], 'g')}, "
+                 f"{num(r['seen_lag_p90'], 'g')}], {num(r['own_frame_share'], '.0%')} / "
+                 f"{num(r['within_one_share'], '.0%')}" for r in row.values()]
+        print(f"| {g} | {' / '.join(str(r['n_moving']) for r in row.values())} | {' | '.join(cells)} |")
+
+
+def tabulate(frames: dict[str, dict[str, list[dict]]]) -> dict[str, dict[str, dict]]:
+    """{setting: {clip: per-frame scores}} -> {group: {setting: summary}}, and a row for all clips."""
+    names = list(next(iter(frames.values())))
+    groups = {**groups_of(names), "all": names}
+    return {g: {s: summary([f for n in clips for f in frames[s][n]]) for s in frames} for g, clips in groups.items()}
+
+
+def from_obs(path: Path) -> int:
+    """The table from bench-motion's screenshots."""
+    results = json.loads(path.read_text())["results"]
+    frames: dict[str, dict[str, list[dict]]] = {}
+    for name, per_setting in results.items():
+        clip = mc.clip(name)
+        for setting, r in per_setting.items():
+            frames.setdefault(setting, {})[name] = [
+                {"frame": i, "category": clip.category(i), "iou": v, "seen_lag": lag} for i, v, lag in r["shots"]]
+    print_table(tabulate(frames))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--obs"] and len(argv) == 2:
+        return from_obs(Path(argv[1]))
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("set_dir", type=Path)
+    p.add_argument("--clips", default="broad")
+    p.add_argument("--vbg", type=Path, default=REPO / "target/offline/release/vbg")
+    p.add_argument("--lag", type=int, default=2, help="frames between a frame and its mask, live (default 2)")
+    p.add_argument("--json", type=Path)
+    p.add_argument("--rerun", default=",".join(SETTINGS),
+                   help="settings to run vbg for; the others reuse the masks an earlier run left beside SET_DIR")
+    a = p.parse_args(argv)
+    names = mc.clip_names(a.clips)
+    if not (a.set_dir / "index.csv").exists():
+        subprocess.run([sys.executable, str(REPO / "scripts/motion_eval_set.py"), str(a.set_dir),
+                        "--clips", ",".join(names)], check=True)
+    results: dict[str, dict[str, list[dict]]] = {}
+    for setting, (lag, extra) in SETTINGS.items():
+        masks = a.set_dir.parent / f"{a.set_dir.name}-masks-{setting.replace(' ', '-')}"
+        live = a.lag if lag is None else lag
+        if setting not in a.rerun.split(",") and all((masks / n).is_dir() for n in names):
+            results[setting] = {name: score_clip(name, masks, a.set_dir) for name in names}
+            continue
+        subprocess.run([str(a.vbg), "eval", str(a.set_dir), "--mode", "transparent", "--live-lag", str(live),
+                        "--save-masks", str(masks), "--quiet", *extra], check=True, stdout=subprocess.DEVNULL)
+        results[setting] = {name: score_clip(name, masks, a.set_dir) for name in names}
+    table = tabulate(results)
     print_table(table)
     if a.json:
         a.json.write_text(json.dumps({"lag": a.lag, "table": table, "frames": results}, indent=1) + "\n")
