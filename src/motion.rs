@@ -131,19 +131,33 @@ impl MotionEstimator {
     /// scatter as much as the motion itself (a jump, a spin, a camera whipping round): there a straight-line
     /// guess moves the mask off the person as often as onto them, so the prediction is scaled by this.
     fn steadiness(&self) -> f32 {
+        self.agreement(self.speed())
+    }
+
+    /// The same for what moves apart from the person (an arm while the body stays), judged against at least
+    /// `floor` of motion a frame: a body holding still (its measurements all near 0) is steady and lets its
+    /// limbs' own motion through; one that jerks about by more than that stops it.
+    fn local_steadiness(&self, floor: f32) -> f32 {
+        self.agreement(self.speed().max(floor))
+    }
+
+    fn agreement(&self, speed: f32) -> f32 {
         let spread = (0..2)
             .map(|axis| {
                 let values = self.measured.iter().map(|v| v[axis]);
                 values.clone().fold(f32::MIN, f32::max) - values.fold(f32::MAX, f32::min)
             })
             .fold(0.0f32, f32::max);
-        // Not f32::hypot: glibc 2.35 versioned hypotf anew, and the plugin keeps to glibc 2.34 (Debian 12's
-        // OBS 29 era and every Flatpak runtime; scripts/test-tarball checks the symbol versions).
-        let speed = (self.velocity[0] * self.velocity[0] + self.velocity[1] * self.velocity[1]).sqrt();
         if self.measured.len() < VELOCITY_MEDIAN || speed <= 0.0 {
             return 0.0;
         }
         (1.0 - spread / (STEADY_SPREAD * speed)).clamp(0.0, 1.0)
+    }
+
+    fn speed(&self) -> f32 {
+        // Not f32::hypot: glibc 2.35 versioned hypotf anew, and the plugin keeps to glibc 2.34 (Debian 12's
+        // OBS 29 era and every Flatpak runtime; scripts/test-tarball checks the symbol versions).
+        (self.velocity[0] * self.velocity[0] + self.velocity[1] * self.velocity[1]).sqrt()
     }
 
     /// Takes a velocity measurement: the median of the latest ones, smoothed.
@@ -215,17 +229,28 @@ impl MotionEstimator {
             self.stop();
             return Motion::default();
         };
-        let mut field = block_field(&now.fine, &before.fine, &person, seen_fine, shift);
-        // Fine texels to frame units, per video frame.
-        self.measure([shift.0 * crop.w / fw / gap, shift.1 * crop.h / fh / gap]);
+        let mut field = block_field(&now.fine, &before.fine, &person, seen_fine, shift.unwrap_or((0.0, 0.0)));
+        let (shift, local) = match shift {
+            // The person as a whole holds still: nothing of theirs to carry on (a stop is not extrapolated),
+            // but an arm may still be moving.
+            None => {
+                self.stop();
+                ((0.0, 0.0), 1.0)
+            }
+            Some(shift) => {
+                // Fine texels to frame units, per video frame.
+                self.measure([shift.0 * crop.w / fw / gap, shift.1 * crop.h / fh / gap]);
+                (shift, self.local_steadiness((crop.w / fw).max(crop.h / fh)))
+            }
+        };
         // Each block moves as the person does overall (smoothed), plus what it did apart from them between
-        // these two frames.
+        // these two frames. Its own part is not scaled by the body's speed: an arm moves while the body stays.
         let steady = self.steadiness();
         let velocity = [steady * self.velocity[0], steady * self.velocity[1]];
         let overall = [velocity[0] / crop.w, velocity[1] / crop.h];
         for v in &mut field.velocity {
             let own = [(v[0] - shift.0) / fw / gap, (v[1] - shift.1) / fh / gap];
-            *v = [overall[0] + steady * own[0], overall[1] + steady * own[1]];
+            *v = [overall[0] + local * own[0], overall[1] + local * own[1]];
         }
         self.last = Motion { velocity, field: Some(field), cut: false };
         self.last.clone()
@@ -273,8 +298,8 @@ fn cost(now: &Plane, before: &Plane, texels: &[usize], seen: Option<&[bool]>, (d
     (2 * n >= texels.len() && n > 0).then(|| sum / n as f32)
 }
 
-/// The person's shift from `before` to `now` in fine texels (sub-texel), or None when there is no person or
-/// no shift matches clearly better than none.
+/// The person's shift from `before` to `now` in fine texels (sub-texel): None when there is no person to match,
+/// Some(None) when no shift matches clearly better than none (the person holds still).
 fn match_person(
     now: &Pyramid,
     before: &Pyramid,
@@ -282,7 +307,7 @@ fn match_person(
     coarse: &[usize],
     seen_fine: Option<&[bool]>,
     seen_coarse: Option<&[bool]>,
-) -> Option<(f32, f32)> {
+) -> Option<Option<(f32, f32)>> {
     if fine.len() < MIN_PERSON_TEXELS || coarse.is_empty() {
         return None;
     }
@@ -305,10 +330,10 @@ fn match_person(
     let ((bx, by), best) = search(&now.fine, &before.fine, fine, seen_fine, centre, FINE_RADIUS)?;
     let still = cost(&now.fine, &before.fine, fine, seen_fine, (0, 0))?;
     if still - best < MIN_GAIN {
-        return None;
+        return Some(None);
     }
     let at = |d| cost(&now.fine, &before.fine, fine, seen_fine, d);
-    Some(sub_texel((bx, by), best, at))
+    Some(Some(sub_texel((bx, by), best, at)))
 }
 
 /// Per block, the shift of its person texels (fine texels, searched around the person's overall `shift`);
@@ -451,6 +476,40 @@ mod tests {
                 assert!((motion.velocity[0] - want).abs() < 0.25 * want, "frame {seq}: {motion:?}");
             }
         }
+    }
+
+    /// A 256x256 frame: a still textured 80x120 "person" at x = 60 with an "arm" (24x40, its own texture) beside
+    /// it at rows 60 + `arm_dy`.., and their mask.
+    fn scene_with_arm(arm_dy: i32) -> (Vec<u8>, Vec<u8>) {
+        let (rgba, mut mask) = scene(60, 0);
+        let mut rgba = rgba;
+        for py in (60 + arm_dy)..(100 + arm_dy) {
+            for px in 140..164 {
+                let v = (((px - 140) * 5 + (py - arm_dy) * 9) % 64 + 140) as u8;
+                let i = (py * 256 + px) as usize;
+                rgba[i * 4..i * 4 + 3].copy_from_slice(&[v, v, v]);
+                mask[i] = 255;
+            }
+        }
+        (rgba, mask)
+    }
+
+    #[test]
+    fn an_arm_moving_while_the_body_stays_has_its_own_motion_in_the_field() {
+        // The arm rises 4 texels a frame; the body does not move, so the person's velocity stays 0.
+        let mut m = MotionEstimator::default();
+        let mut last = Motion::default();
+        for seq in 0..7u64 {
+            let (rgba, mask) = scene_with_arm(-4 * seq as i32);
+            last = m.observe(&Picture::of(RgbaView::new(256, 256, &rgba)), Some(&mask), Crop::FULL, seq);
+        }
+        let want: f32 = -4.0 / 256.0;
+        assert!(last.velocity[0].abs() < 0.2 * want.abs() && last.velocity[1].abs() < 0.2 * want.abs(), "{last:?}");
+        let field = last.field.expect("a person to follow");
+        let arm = field.at(152.0 / 256.0, 60.0 / 256.0);
+        assert!(arm[1] < 0.5 * want, "the arm's own motion is missing: {arm:?}");
+        let body = field.at(70.0 / 256.0, 150.0 / 256.0);
+        assert!(body[1].abs() < 0.25 * want.abs(), "the body moved: {body:?}");
     }
 
     #[test]
