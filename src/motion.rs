@@ -52,6 +52,8 @@ const FIELD_BLOCK: usize = 8;
 const BLOCK_RADIUS: i32 = 3;
 /// Person texels a block needs for its own match (of 64); blocks with fewer take their neighbours' motion.
 const MIN_BLOCK_PERSON: usize = 24;
+/// Fine texels per video frame a block of a still person must move to count as a limb moving on its own.
+const LIMB_SHIFT: f32 = 0.5;
 /// A block's own shift must also match this much better than the person's overall shift, relatively: along a
 /// straight edge every shift matches about as well (the aperture problem), and a block there moves with
 /// the person.
@@ -232,9 +234,14 @@ impl MotionEstimator {
         let mut field = block_field(&now.fine, &before.fine, &person, seen_fine, shift.unwrap_or((0.0, 0.0)));
         let (shift, local) = match shift {
             // The person as a whole holds still: nothing of theirs to carry on (a stop is not extrapolated),
-            // but an arm may still be moving.
+            // but an arm may still be moving. Without one (sensor noise moves blocks by less), the mask counts
+            // as still, and a still picture can settle to the keep-alive.
             None => {
                 self.stop();
+                let limb = field.velocity.iter().flatten().any(|v| v.abs() >= LIMB_SHIFT * gap);
+                if !limb {
+                    return Motion::default();
+                }
                 ((0.0, 0.0), 1.0)
             }
             Some(shift) => {
