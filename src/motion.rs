@@ -52,7 +52,10 @@ const FIELD_BLOCK: usize = 8;
 const BLOCK_RADIUS: i32 = 3;
 /// Person texels a block needs for its own match (of 64); blocks with fewer take their neighbours' motion.
 const MIN_BLOCK_PERSON: usize = 24;
-/// Fine texels per video frame a block of a still person must move to count as a limb moving on its own.
+/// Fine texels per video frame a block of a still person must move for the field to be kept. Any block with a
+/// match of its own clears it over one frame (its shift is at least 0.5 after the sub-texel step): what
+/// keeps sensor noise out is MIN_GAIN and BLOCK_GAIN, and this drops the field only when every block's own
+/// shift is 0 (the usual still picture). Over a gap of more than 7 frames no block can clear it.
 const LIMB_SHIFT: f32 = 0.5;
 /// A block's own shift must also match this much better than the person's overall shift, relatively: along a
 /// straight edge every shift matches about as well (the aperture problem), and a block there moves with
@@ -64,7 +67,7 @@ const BLOCK_GAIN: f32 = 0.8;
 pub struct Motion {
     /// The person's velocity in frame units (0..1 across the frame) per video frame.
     pub velocity: [f32; 2],
-    /// How each part of the person moves (None without a person to follow).
+    /// How each part of the person moves (None without a person to follow, or when nothing of theirs moves).
     pub field: Option<MotionField>,
     /// The picture is a new scene: nothing carried over from earlier frames applies to it.
     pub cut: bool,
@@ -234,8 +237,8 @@ impl MotionEstimator {
         let mut field = block_field(&now.fine, &before.fine, &person, seen_fine, shift.unwrap_or((0.0, 0.0)));
         let (shift, local) = match shift {
             // The person as a whole holds still: nothing of theirs to carry on (a stop is not extrapolated),
-            // but an arm may still be moving. Without one (sensor noise moves blocks by less), the mask counts
-            // as still, and a still picture can settle to the keep-alive.
+            // but an arm may still be moving. When no block moved on its own, there is no field, the mask
+            // counts as still, and a still picture can settle to the keep-alive.
             None => {
                 self.stop();
                 let limb = field.velocity.iter().flatten().any(|v| v.abs() >= LIMB_SHIFT * gap);
@@ -251,7 +254,8 @@ impl MotionEstimator {
             }
         };
         // Each block moves as the person does overall (smoothed), plus what it did apart from them between
-        // these two frames. Its own part is not scaled by the body's speed: an arm moves while the body stays.
+        // these two frames: taken whole for a still body (an arm moves while the body stays), else judged
+        // against at least a fine texel of motion a frame (`local_steadiness`).
         let steady = self.steadiness();
         let velocity = [steady * self.velocity[0], steady * self.velocity[1]];
         let overall = [velocity[0] / crop.w, velocity[1] / crop.h];
