@@ -43,7 +43,7 @@ def test_the_fastest_point_moves_at_the_peak_speed(motion: str) -> None:
 
 def test_the_arm_moves_alone() -> None:
     """Only the arm's side moves: the far side of the body stays where it was."""
-    move = mc.Move(PERSON, "arm", move_s=1.0)
+    move = mc.Move(PERSON, "arm", move_s=mc.MOTION_SECONDS["arm"])
     points = person_points()
     warp = move._warp(*BOX, points)
     moved = np.linalg.norm(warp(points, 1.0, forward=True) - points, axis=1)
