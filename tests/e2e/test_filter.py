@@ -304,9 +304,13 @@ def test_sigint_shuts_down_cleanly_and_unloads(e2e: E2E) -> None:
     import shutdown
     e2e.require_plugin()
     started = time.monotonic()
-    seconds, code = e2e.obs.stop(timeout=10)
+    # A hang (issue 32: OBS 29 stopped twice after "==== Shutting down ====" in CI) leaves every thread's stack in
+    # the artefacts and its digest in the failure message: who waited on whom.
+    stacks = e2e.obs.artifacts / "hang-stacks.txt"
+    seconds, code = e2e.obs.stop(timeout=10, on_hang=lambda o: shutdown.stacks_now(o, stacks))
     e2e.timings["shutdown_s"] = round(seconds, 2)
-    assert code is not None, "OBS did not exit within 10 s of SIGINT (killed)"
+    assert code is not None, ("OBS did not exit within 10 s of SIGINT (killed); its threads then:\n"
+                              + "\n".join(shutdown.stack_digest(stacks)))
     log = e2e.obs.log_text()
     verdict = shutdown.judge_exit(e2e.obs, code, started)
     assert verdict.verdict not in ("crash-plugin", "crash-unknown", "leftover", "threads", "not-loaded"), (
