@@ -1,7 +1,7 @@
 //! What a filter says about itself to remote tools (obs-websocket's `GetFilterStatus`, `ListFilters` and the
 //! `FilterStatusChanged` event): what runs, how fast, and what is wrong, as data rather than one line of text.
 
-use crate::settings::{BackgroundMode, Device};
+use crate::settings::{BackgroundMode, Device, MaskView};
 use crate::status::Fallback;
 
 /// How far the model has got.
@@ -81,6 +81,8 @@ pub struct FilterStatus {
     pub mode: BackgroundMode,
     /// The filter is switched on (the eye in OBS's filter list).
     pub enabled: bool,
+    /// What is drawn instead of the composite ("Show the mask"): a script can warn before it is streamed.
+    pub mask_view: MaskView,
     pub fault: Option<Fault>,
     /// The chosen device could not run the model; the CPU does.
     pub fallback: Option<Fallback>,
@@ -90,8 +92,8 @@ pub struct FilterStatus {
 
 impl FilterStatus {
     /// Whether `FilterStatusChanged` announces the move from `before` to this: a fault appeared, cleared or
-    /// changed, the model loaded or changed, the device or the mode changed. Speed and lag change all the
-    /// time and are left to polling.
+    /// changed, the model loaded or changed, the device, the mode or the mask view changed. Speed and lag
+    /// change all the time and are left to polling.
     pub fn announces_change_from(&self, before: &FilterStatus) -> bool {
         self.stage != before.stage
             || self.model != before.model
@@ -99,6 +101,7 @@ impl FilterStatus {
             || self.fault != before.fault
             || self.fallback != before.fallback
             || self.mode != before.mode
+            || self.mask_view != before.mask_view
     }
 }
 
@@ -118,6 +121,7 @@ mod tests {
             mask_synced: false,
             mode: BackgroundMode::Blur,
             enabled: true,
+            mask_view: MaskView::Off,
             fault: None,
             fallback: None,
             text: "MediaPipe selfie · 5.0 ms".into(),
@@ -145,5 +149,7 @@ mod tests {
         let loading = FilterStatus { stage: Stage::Loading, ..a.clone() };
         assert!(a.announces_change_from(&loading));
         assert!(FilterStatus { mode: BackgroundMode::Color, ..a.clone() }.announces_change_from(&a));
+        let showing_mask = FilterStatus { mask_view: MaskView::Mask, ..a.clone() };
+        assert!(showing_mask.announces_change_from(&a) && a.announces_change_from(&showing_mask));
     }
 }

@@ -30,6 +30,8 @@ pub mod keys {
     pub const DEVICE: &str = "device";
     /// Source mode: the name of the OBS source or scene drawn behind the person (as OBS shows it).
     pub const BACKGROUND_SOURCE: &str = "background_source";
+    /// Draw the mask instead of the composite, for tuning (added after the first release: default off).
+    pub const MASK_VIEW: &str = "mask_view";
 }
 
 /// Declares a settings enum stored as a stable string, with its list of values in display order.
@@ -109,6 +111,15 @@ string_setting!(
     }
 );
 
+string_setting!(
+    /// What the filter draws: the composite, or the person's opacity for judging the mask's edge.
+    MaskView {
+        Off => "off",
+        Mask => "mask",
+        Overlay => "overlay",
+    }
+);
+
 impl Device {
     /// The name people know it by, for the status line and the logs.
     pub fn display_name(self) -> &'static str {
@@ -179,6 +190,7 @@ pub const DEFAULT_MODE: BackgroundMode = BackgroundMode::Blur;
 pub const DEFAULT_FIT: ImageFit = ImageFit::Cover;
 pub const DEFAULT_MODEL: ModelChoice = ModelChoice::SelfieGeneral;
 pub const DEFAULT_DEVICE: Device = Device::Cpu;
+pub const DEFAULT_MASK_VIEW: MaskView = MaskView::Off;
 /// Chroma-key green, so Color mode works with a downstream chroma key out of the box.
 pub const DEFAULT_COLOR: Rgba = Rgba { r: 0, g: 255, b: 0, a: 255 };
 
@@ -258,6 +270,8 @@ pub struct Settings {
     pub predict_motion: bool,
     /// Where inference runs; falls back to the CPU when the device cannot run the model.
     pub device: Device,
+    /// The mask drawn instead of the composite (Off: the composite).
+    pub mask_view: MaskView,
 }
 
 impl Default for Settings {
@@ -284,6 +298,7 @@ impl Default for Settings {
             mirror_average: DEFAULT_MIRROR_AVERAGE,
             predict_motion: DEFAULT_PREDICT_MOTION,
             device: DEFAULT_DEVICE,
+            mask_view: DEFAULT_MASK_VIEW,
         }
     }
 }
@@ -329,6 +344,7 @@ impl Settings {
             mirror_average: source.boolean(keys::MIRROR_AVERAGE).unwrap_or(d.mirror_average),
             predict_motion: source.boolean(keys::PREDICT_MOTION).unwrap_or(d.predict_motion),
             device: choice(keys::DEVICE).and_then(|s| Device::from_key(&s)).unwrap_or(d.device),
+            mask_view: choice(keys::MASK_VIEW).and_then(|s| MaskView::from_key(&s)).unwrap_or(d.mask_view),
         }
     }
 }
@@ -375,6 +391,7 @@ mod tests {
         m.0.insert(keys::EDGE_REFINE, "false".into());
         m.0.insert(keys::FOLLOW_PERSON, "false".into());
         m.0.insert(keys::DEVICE, "quantum".into());
+        m.0.insert(keys::MASK_VIEW, "x-ray".into());
         let s = Settings::read(&m);
         assert_eq!(s.mode, BackgroundMode::Transparent);
         assert_eq!(s.blur_strength, 100);
@@ -387,6 +404,9 @@ mod tests {
         assert!(!s.edge_refine);
         assert!(!s.follow_person);
         assert_eq!(s.device, Device::Cpu);
+        assert_eq!(s.mask_view, MaskView::Off, "an unknown view never hides the composite");
+        m.0.insert(keys::MASK_VIEW, "overlay".into());
+        assert_eq!(Settings::read(&m).mask_view, MaskView::Overlay);
         m.0.insert(keys::DEVICE, "cuda".into());
         assert_eq!(Settings::read(&m).device, Device::Cuda);
         m.0.insert(keys::MODE, "source".into());
@@ -409,6 +429,9 @@ mod tests {
         }
         for d in Device::ALL {
             assert_eq!(Device::from_key(d.key()), Some(*d));
+        }
+        for v in MaskView::ALL {
+            assert_eq!(MaskView::from_key(v.key()), Some(*v));
         }
     }
 

@@ -25,7 +25,7 @@ use crate::mask_refiner::MaskOptions;
 use crate::model::catalog_entry;
 use crate::runtime;
 use crate::segmenter::ModelSource;
-use crate::settings::{self, keys, BackgroundMode, Device, ImageFit, ModelChoice, Settings};
+use crate::settings::{self, keys, BackgroundMode, Device, ImageFit, MaskView, ModelChoice, Settings};
 use crate::status::ModelState;
 use crate::worker::{Worker, WorkerConfig};
 use parking_lot::Mutex;
@@ -97,7 +97,8 @@ impl Filter {
         }
         let filter = Filter {
             source,
-            settings: Mutex::new(Arc::new(settings.clone())),
+            // The view starts off, so a filter loaded with the mask view on logs it as it turns on (below).
+            settings: Mutex::new(Arc::new(Settings { mask_view: MaskView::Off, ..settings.clone() })),
             sent_config: Mutex::new(None),
             worker,
             images,
@@ -134,7 +135,10 @@ impl Filter {
             self.images.request(&settings.image_path);
         }
         self.chosen.choose(settings.mode == BackgroundMode::Source, &settings.background_source);
-        *self.settings.lock() = Arc::new(settings);
+        let before = std::mem::replace(&mut *self.settings.lock(), Arc::new(settings.clone()));
+        if settings.mask_view != before.mask_view {
+            log_mask_view(&self.source.name(), settings.mask_view);
+        }
         // The mode shapes the status (Image and Source mode have faults of their own).
         if let Some(w) = &self.weak {
             w.on_ui_thread(publish_status);
@@ -220,6 +224,7 @@ impl Filter {
             mask_synced: lag.is_some_and(|l| l.synced),
             mode: settings.mode,
             enabled: self.source.enabled(),
+            mask_view: settings.mask_view,
             fault,
             fallback: worker.fallback.clone(),
             text: String::new(),
@@ -258,10 +263,24 @@ fn status_text(s: &FilterStatus) -> String {
             }
         }
     };
-    match &s.fault {
+    let line = match &s.fault {
         Some(f) if f.kind.passes_through() => fill(&text("Status.Error"), &[&f.reason]),
         Some(f) => format!("{} · {}", fill(&text("Status.SourceFallback"), &[&f.reason]), running()),
         None => running(),
+    };
+    match s.mask_view {
+        MaskView::Off => line,
+        // First, so it is read before anything else in the window.
+        _ => format!("{} · {line}", fill(&text("Status.MaskView"), &[&text("MaskView"), &text("MaskView.off")])),
+    }
+}
+
+/// One line in OBS's log each time the mask view turns on or off: what OBS outputs then is not the composite,
+/// and a log is what users send when a stream "looked wrong".
+fn log_mask_view(name: &str, view: MaskView) {
+    match view {
+        MaskView::Off => log::info!("[{name}] mask view off: the composite is shown"),
+        _ => log::warn!("[{name}] mask view on ({}): OBS outputs the mask instead of the composite", view.key()),
     }
 }
 
@@ -407,6 +426,7 @@ fn defaults(data: Data<'_>) {
     data.set_default_bool(keys::MIRROR_AVERAGE, settings::DEFAULT_MIRROR_AVERAGE);
     data.set_default_bool(keys::PREDICT_MOTION, settings::DEFAULT_PREDICT_MOTION);
     data.set_default_string(keys::DEVICE, settings::DEFAULT_DEVICE.key());
+    data.set_default_string(keys::MASK_VIEW, settings::DEFAULT_MASK_VIEW.key());
 }
 
 /// Locale key of a choice's label: e.g. "Mode.Blur", "Fit.Cover", "Model.selfie_general".
@@ -441,6 +461,9 @@ fn properties(filter: Option<&Filter>) -> Properties {
         .tooltip(&text("Model.Tooltip"))
         .on_modified(choice_changed);
     props.file(keys::MODEL_PATH, &text("ModelPath"), &text("ModelPath.Filter")).tooltip(&text("ModelPath.Tooltip"));
+    props
+        .list(keys::MASK_VIEW, &text("MaskView"), &labelled("MaskView", MaskView::ALL, MaskView::key))
+        .tooltip(&text("MaskView.Tooltip"));
     props.float_slider(keys::THRESHOLD, &text("Threshold"), settings::THRESHOLD).tooltip(&text("Threshold.Tooltip"));
     props.float_slider(keys::SOFTNESS, &text("Softness"), settings::SOFTNESS).tooltip(&text("Softness.Tooltip"));
     props.checkbox(keys::EDGE_REFINE, &text("EdgeRefine")).tooltip(&text("EdgeRefine.Tooltip"));

@@ -109,6 +109,7 @@ fn write_status(out: Data, source_name: &str, filter_name: &str, s: &FilterStatu
     out.set_bool("maskSynced", s.mask_synced);
     out.set_string("mode", s.mode.key());
     out.set_bool("enabled", s.enabled);
+    out.set_string("maskView", s.mask_view.key());
     if let Some(fault) = &s.fault {
         let f = OwnedData::new();
         f.data().set_string("kind", fault.kind.key());

@@ -160,6 +160,8 @@ class ObsConfig:
     profile_extra: dict = field(default_factory=dict)
     # The frontend modules' data in the collection (e.g. {"scripts-tool": [{"path": ..., "settings": {}}]}).
     modules: dict = field(default_factory=dict)
+    # OBS's interface language (e.g. "pl-PL"), as a user picks it in Settings > General; "" = OBS's default.
+    language: str = ""
 
 
 @dataclass
@@ -199,7 +201,8 @@ class ObsInstance:
         sections = {
             # LastVersion = the OBS that runs: no "what's new", and OBS 31+ does not try to migrate a
             # pre-31 global.ini into user.ini (it refuses with a modal error when user.ini already exists).
-            "General": {"FirstRun": "true", "LastVersion": (major << 24) | (minor << 16) | patch},
+            "General": {"FirstRun": "true", "LastVersion": (major << 24) | (minor << 16) | patch,
+                        **({"Language": c.language} if c.language else {})},
             "Basic": {
                 "Profile": c.profile, "ProfileDir": prof_dir,
                 "SceneCollection": c.collection,

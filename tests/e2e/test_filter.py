@@ -106,6 +106,76 @@ def test_transparent_mode(e2e: E2E) -> None:
     assert h.mean_abs_diff(shot, s.reference, opaque) < PERSON_MAD
 
 
+MASK_TINT = np.array([255, 0, 153])  # the overlay's tint of the background (PSMaskOverlay: 1.0, 0.0, 0.6)
+MASK_TINT_SHARE = 0.55
+
+
+def test_mask_view_is_transparent_modes_alpha_and_says_so(e2e: E2E) -> None:
+    """"Show the mask" draws the opacity the composite applies: on a still picture, exactly Transparent
+    mode's alpha (the same mask, the same frame). It is a field of the status, a warning first in the status
+    line, and one log line each time it turns on or off."""
+    e2e.require_plugin()
+    s = e2e.require_person()
+    transparent = {"mode": "transparent"}
+    e2e.obs.set_filter_settings(s.source, FILTER, transparent, reset=True)
+    ok, _, secs = h.wait_until(lambda: h.iou(e2e.obs.screenshot(s.source)[..., 3] >= 128, s.gt),
+                               lambda v: v >= IOU_MIN, first_wait(e2e))
+    assert ok, f"Transparent mode: no mask after {secs:.0f}s"
+    before = len(e2e.obs.plugin_log_lines())
+
+    def views() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Transparent's alpha, the mask view, the overlay, and Transparent again: both sides of the views."""
+        shots = []
+        for view in ["off", "mask", "overlay", "off"]:
+            e2e.obs.set_filter_settings(s.source, FILTER, {**transparent, "mask_view": view}, reset=True)
+            time.sleep(0.3)  # a few frames drawn with the new setting
+            shots.append(e2e.obs.screenshot(s.source))
+        return tuple(shots)
+
+    # The mask of a still picture settles (temporal smoothing); only then can two modes be compared pixel
+    # for pixel: Transparent's alpha must be the same before and after the views.
+    ok, (alpha, mask, overlay, again), secs = h.wait_until(
+        views, lambda v: np.array_equal(v[0][..., 3], v[3][..., 3]), WAIT, consecutive=1)
+    e2e.save("mask-view", mask)
+    e2e.save("mask-view-overlay", overlay)
+    assert ok, (f"Transparent's alpha did not settle within {secs:.0f}s: differs by up to "
+                f"{int(np.abs(alpha[..., 3].astype(int) - again[..., 3]).max())}")
+    assert (mask[..., 3] == 255).all(), "the mask view is opaque"
+    assert (mask[..., 0] == mask[..., 1]).all() and (mask[..., 1] == mask[..., 2]).all(), "the mask view is grey"
+    diff = np.abs(mask[..., 0].astype(int) - alpha[..., 3])
+    assert diff.max() == 0, (f"the mask view differs from Transparent's alpha by up to {diff.max()} levels "
+                             f"on {(diff > 0).mean():.2%} of pixels")
+    assert h.iou(mask[..., 0] >= 128, s.gt) >= IOU_MIN
+
+    person, background = cores(s)
+    ref = s.reference[..., :3].astype(float)
+    opaque = person & (alpha[..., 3] == 255)
+    clear = background & (alpha[..., 3] == 0)
+    assert opaque.any() and clear.any()
+    untouched = np.abs(overlay[..., :3].astype(float) - ref)[opaque].max()
+    assert untouched <= 1, f"the overlay changes the person by up to {untouched:.0f} levels"
+    tinted = ref + (MASK_TINT - ref) * MASK_TINT_SHARE
+    off_tint = np.abs(overlay[..., :3].astype(float) - tinted)[clear].max()
+    assert off_tint <= 2, f"the overlay's background is off the tint by up to {off_tint:.0f} levels"
+
+    # OBS applies a video source's new settings on its next video tick.
+    e2e.obs.set_filter_settings(s.source, FILTER, {"mask_view": "mask"}, reset=True)
+    ok, status, _ = h.wait_until(lambda: e2e.obs.filter_status(s.source, FILTER),
+                                 lambda st: st.get("maskView") == "mask", 5, consecutive=1)
+    assert ok, status
+    assert status["statusText"].startswith("Mask view: OBS outputs the mask"), status["statusText"]
+    e2e.obs.set_filter_settings(s.source, FILTER, {}, reset=True)
+    ok, status, _ = h.wait_until(lambda: e2e.obs.filter_status(s.source, FILTER),
+                                 lambda st: st.get("maskView") == "off", 5, consecutive=1)
+    assert ok and "Mask view" not in status["statusText"], status
+    lines = [line for line in e2e.obs.plugin_log_lines()[before:] if "mask view" in line]
+    # views() ran at least once: off, mask (on), overlay (on, another view), off; then mask, off.
+    turned_on = [line for line in lines if "mask view on" in line]
+    turned_off = [line for line in lines if "mask view off" in line]
+    assert turned_on and len(turned_off) == len([l for l in lines if "(mask)" in l]), "\n".join(lines)
+    assert all(f"[{FILTER}]" in line for line in lines), "\n".join(lines)
+
+
 def test_image_mode(e2e: E2E) -> None:
     e2e.require_plugin()
     s = e2e.require_person()

@@ -20,7 +20,7 @@ use super::pass_times::{timed, PassTimes};
 use super::source::FilterSource;
 use crate::background_image::{fit_transform, UvTransform};
 use crate::image_loader::ImageLoader;
-use crate::settings::{BackgroundMode, Settings};
+use crate::settings::{BackgroundMode, MaskView, Settings};
 use crate::worker::Worker;
 use analysis::Analysis;
 use backdrop::Backdrop;
@@ -180,6 +180,12 @@ impl RenderPipeline {
         // draw then sets all the parameters it reads.
         let frame = FramePasses { input, settings, mask, size: self.size, shaders };
         let alpha = self.alpha.get(&frame, timing);
+        if let Some(technique) = mask_view_technique(settings.mask_view) {
+            // Instead of the composite, in one pass of its own: no background is made.
+            shaders.set_opacity(mask, settings, alpha);
+            timed(timing, "Composite", (cx, cy), || input.draw(&shaders.effect, technique, cx, cy));
+            return;
+        }
         let background = match settings.mode {
             BackgroundMode::Blur => Some((self.blur.get(&frame, timing), UvTransform::IDENTITY)),
             BackgroundMode::Image => self.picture.as_ref().map(|picture| {
@@ -204,11 +210,7 @@ impl RenderPipeline {
             return;
         }
         let p = &shaders.params;
-        shaders.set_mask(mask, settings);
-        p.alpha_ready.set_float(if alpha.is_some() { 1.0 } else { 0.0 });
-        if let Some(a) = alpha {
-            p.alpha.set_texture(a);
-        }
+        shaders.set_opacity(mask, settings, alpha);
         p.light_wrap.set_float(settings.light_wrap);
         p.color.set_vec4(settings.color.to_unit());
         if let Some((texture, fit)) = background {
@@ -217,5 +219,14 @@ impl RenderPipeline {
             p.bg_uv_offset.set_vec2(fit.offset);
         }
         timed(timing, "Composite", (cx, cy), || input.draw(&shaders.effect, technique, cx, cy));
+    }
+}
+
+/// The technique drawn instead of the composite when the mask is shown, None for the composite.
+fn mask_view_technique(view: MaskView) -> Option<&'static std::ffi::CStr> {
+    match view {
+        MaskView::Off => None,
+        MaskView::Mask => Some(c"MaskView"),
+        MaskView::Overlay => Some(c"MaskOverlay"),
     }
 }

@@ -74,6 +74,16 @@ impl Shaders {
         p.softness.set_float(settings.softness);
     }
 
+    /// Everything the person's opacity is read from, as every composite (and the mask view) applies it: the
+    /// mask, and the shaped opacity when grow or feather made one.
+    pub fn set_opacity(&self, mask: &MaskTextures, settings: &Settings, shaped: Option<TextureRef>) {
+        self.set_mask(mask, settings);
+        self.params.alpha_ready.set_float(if shaped.is_some() { 1.0 } else { 0.0 });
+        if let Some(a) = shaped {
+            self.params.alpha.set_texture(a);
+        }
+    }
+
     /// One pass of `technique` over the whole of `target`, reading `src` as `image`; `set` sets the
     /// technique's own parameters.
     pub fn filter_pass(
