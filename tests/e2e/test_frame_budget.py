@@ -1,7 +1,7 @@
 """The frame budget seen from OBS: with VBG_GPU_TIMING=1 the filter logs its GPU time per pass, and the passes
 it runs are only the ones each mode needs (issue 10): the capture OBS makes for every filter, the small
 downscale for the model, the composite; the blur's three small passes in Blur mode; the opacity passes only
-when Grow or Feather is set. No pass at the mask's size on the GPU (the guided filter runs on the worker), no
+when Grow or Feather is set; with the mask shown, one pass in place of the composite. No pass at the mask's size on the GPU (the guided filter runs on the worker), no
 full-size stabilisation pass, no copy of the frame outside sync mode, and none for the motion prediction
 (the worker moves the mask; the composite only places it). The downscale runs on every video frame (issue
 25: every frame is analysed, so the mask is at most two frames old), as often as the composite. Without
@@ -117,3 +117,13 @@ def test_sync_mode_keeps_frames_and_only_then(obs: h.ObsInstance) -> None:
     assert "KeepFrame" in passes, passes
     passes = settle(obs, {"mode": "transparent"})
     assert "KeepFrame" not in passes, passes
+
+
+def test_the_mask_view_replaces_the_composite_and_costs_nothing_when_off(obs: h.ObsInstance) -> None:
+    """"Show the mask" draws one pass instead of the composite, and in Blur mode makes no blur (nothing of
+    the background is shown); off, the passes are those above (test_transparent_runs_..., test_blur_...)."""
+    for view in ["mask", "overlay"]:
+        passes = settle(obs, {"mode": "blur", "mask_view": view})
+        assert set(passes) == {"Capture", "Downscale", "MaskView"}, (view, passes)
+    passes = settle(obs, {"mode": "blur", "mask_view": "off"})
+    assert set(passes) == {"Capture", "Downscale", "BlurDownsample", "Blur", "Composite"}, passes

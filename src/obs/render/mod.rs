@@ -183,7 +183,7 @@ impl RenderPipeline {
         if let Some(technique) = mask_view_technique(settings.mask_view) {
             // Instead of the composite, in one pass of its own: no background is made.
             shaders.set_opacity(mask, settings, alpha);
-            timed(timing, "Composite", (cx, cy), || input.draw(&shaders.effect, technique, cx, cy));
+            timed(timing, "MaskView", (cx, cy), || input.draw(&shaders.effect, technique, cx, cy));
             return;
         }
         let background = match settings.mode {
