@@ -17,16 +17,18 @@ from __future__ import annotations
 import base64
 import io
 import statistics
+import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 from obsws_python.error import OBSSDKRequestError
 from PIL import Image
 
-from motion_clips import CATEGORIES, W, Clip, decode_code, decode_index, scale_of
+from motion_clips import CATEGORIES, H, W, Clip, decode_code, decode_index, scale_of
 
 FILTER = "Virtual Background"
 MODE = {"mode": "transparent"}
@@ -92,6 +94,70 @@ class Block:
     no_code: int = 0  # no valid code in the corner
     other_clip: int = 0  # a valid code of another clip (the previous file still showing)
     seconds: float = 0.0  # from the first screenshot to the last
+
+
+# ---- a recording instead of screenshots ----------------------------------------------------------------
+# "Show the mask" as an overlay (shaders/virtual_background.effect, PSMaskOverlay) keeps both halves of what a
+# viewer sees in RGB, so a recording carries them: the picture where the filter sees the person, the picture
+# tinted where it sees background. Every recorded frame is scored, under a real encoder's load, and no
+# screenshot disturbs OBS.
+TINT = np.array([255.0, 0.0, 153.0])
+TINT_SHARE = 0.55
+OVERLAY = {"mask_view": "overlay"}
+
+
+def untinted(rgb: np.ndarray) -> np.ndarray:
+    """The picture under the tint (where the code's black box is background), clipped: black and white come
+    back as black and white whether they were tinted or not, so the frame-index code reads either way."""
+    return np.clip((rgb[..., :3].astype(np.float32) - TINT_SHARE * TINT) / (1 - TINT_SHARE), 0, 255)
+
+
+def overlay_mask(frame: np.ndarray, picture: np.ndarray) -> np.ndarray:
+    """The person as the overlay shows it: the pixels nearer the picture than the picture tinted."""
+    f, p = frame[..., :3].astype(np.float32), picture.astype(np.float32)
+    tinted = p + (TINT - p) * TINT_SHARE
+    return np.abs(f - p).sum(axis=-1) < np.abs(f - tinted).sum(axis=-1)
+
+
+def video_frames(path: Path, scale: int) -> Iterator[np.ndarray]:
+    """The frames of a video file, decoded by ffmpeg at 1/scale of the clips' size, RGB."""
+    w, hgt = W // scale, H // scale
+    proc = subprocess.Popen(["ffmpeg", "-v", "error", "-i", str(path), "-vf", f"scale={w}:{hgt}:flags=area",
+                             "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], stdout=subprocess.PIPE)
+    try:
+        while True:
+            data = proc.stdout.read(w * hgt * 3)
+            if len(data) < w * hgt * 3:
+                break
+            yield np.frombuffer(data, np.uint8).reshape(hgt, w, 3)
+    finally:
+        proc.stdout.close()
+        proc.wait()
+
+
+def score_recording(path: Path, clip: Clip, pictures: np.ndarray, block: Block, scale: int = 2) -> None:
+    """Every frame of a recording of the overlay, scored into `block` as screenshots are: the frame index
+    from its code, the mask read against that frame's picture (`pictures`: the clip's frames at the same
+    scale), its IoU with that frame's truth and its seen lag."""
+    truths: dict[int, np.ndarray] = {}
+
+    def truth(index: int) -> np.ndarray:
+        if index not in truths:
+            truths[index] = clip.gt(index, scale)
+        return truths[index]
+
+    for frame in video_frames(path, scale):
+        block.taken += 1
+        code = decode_code(untinted(frame))
+        if code is None or code[0] != clip.tag or code[1] >= clip.frames:
+            block.no_code += code is None
+            block.other_clip += code is not None
+            continue
+        i = code[1]
+        mask = overlay_mask(frame, pictures[i])
+        fits = {k: iou(mask, truth((i - k) % clip.frames)) for k in range(-SEEN_LAG_RANGE, SEEN_LAG_RANGE + 1)}
+        seen_lag = max(fits, key=lambda k: (fits[k], -abs(k)))
+        block.shots.append(Shot(i, clip.category(i), int(clip.since_cut[i]), fits[0], seen_lag))
 
 
 def sample_status(obs: Obs, source: str, seconds: float, into: list[dict]) -> None:

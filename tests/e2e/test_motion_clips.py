@@ -73,3 +73,25 @@ def test_a_moved_frame_keeps_the_person_whole() -> None:
     assert abs(int(far.sum()) - int(rest.sum())) < 0.03 * rest.sum()
     assert not (far == rest).all()
     assert math.isclose(frames[0][2], 0.0) and max(f[2] for f in frames) > 0.9 * move.peak
+
+
+def test_a_recorded_overlay_gives_back_its_frame_index_and_mask() -> None:
+    """bench-motion --record reads the frame index and the mask from the mask view's overlay (the background
+    tinted as PSMaskOverlay tints it): exact without compression, and close under an encoder's noise."""
+    import motion_score as ms
+    rng = np.random.default_rng(7)
+    h, w = mc.H // 2, mc.W // 2
+    picture = rng.integers(0, 256, (h, w, 3)).astype(np.float64)
+    code = np.zeros((mc.H, mc.W, 3), np.uint8)
+    mc.draw_code(code, 5, 321)
+    picture[: mc.CODE_BOX[3] // 2 + 1, : mc.CODE_BOX[2] // 2 + 1] = code[::2, ::2][: mc.CODE_BOX[3] // 2 + 1,
+                                                                              : mc.CODE_BOX[2] // 2 + 1]
+    person = np.zeros((h, w), bool)
+    person[100:, 200:440] = True
+    tinted = picture + (ms.TINT - picture) * ms.TINT_SHARE
+    frame = np.where(person[..., None], picture, tinted)
+    assert mc.decode_code(ms.untinted(np.round(frame).astype(np.uint8))) == (5, 321)
+    assert (ms.overlay_mask(np.round(frame), picture) == person).all()
+    noisy = np.clip(np.round(frame + rng.normal(0, 4, frame.shape)), 0, 255).astype(np.uint8)
+    assert mc.decode_code(ms.untinted(noisy)) == (5, 321)
+    assert (ms.overlay_mask(noisy, picture) == person).mean() > 0.99
