@@ -313,6 +313,21 @@ class ObsInstance:
         raise RuntimeError(f"obs-websocket not reachable on port {self.port} after {timeout}s ({last}):\n"
                            f"{self.stdout_tail()}")
 
+    def wait_exit(self, timeout: float,
+                  on_hang: Callable[["ObsInstance"], None] | None = None) -> tuple[float, int | None]:
+        """Wait for OBS to exit on its own (after a signal sent some other way); on a hang, `on_hang(self)`
+        and kill as `stop` does. Returns (seconds, exit code or None if killed). Call `stop` afterwards."""
+        t = time.monotonic()
+        try:
+            code = self.obs.wait(timeout)
+            return time.monotonic() - t, code
+        except subprocess.TimeoutExpired:
+            if on_hang is not None:
+                on_hang(self)
+            self.obs.kill()
+            self.obs.wait()
+            return time.monotonic() - t, None
+
     def stop(self, timeout: float = 10.0,
              on_hang: Callable[["ObsInstance"], None] | None = None) -> tuple[float, int | None]:
         """SIGINT (clean shutdown, writes the log), wait; returns (seconds, exit code or None if killed).

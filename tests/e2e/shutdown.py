@@ -36,7 +36,12 @@ A cycle's verdict:
              plugin, is one);
 - "crash-unknown" (counted against the plugin): a crash with no usable backtrace (no core, no gdb);
 - "not-loaded" (a failure): a plugin configuration whose log has no unload line of the plugin;
-- "hang":    not ended within the timeout (killed).
+- "hang":    not ended within the timeout (killed);
+- "hang-obs": the same on OBS before 29.1, when the stacks show OBS running its shutdown inside its SIGINT
+             handler on an interrupted thread (`<signal handler called>` below `QWidget::close`): OBS 29.0.x
+             calls `close()` from the handler itself, so the shutdown waits on whatever lock the interrupted
+             code held, with or without a plugin (docs/reliability.md; fixed upstream in 29.1.0, commit
+             5182368 "UI: Properly handle SIGINT on non-Windows platforms").
 A configuration's crash rate and leftover rate are also compared with the baseline's (one-sided Fisher exact
 test, p < 0.05 over all comparisons, Bonferroni): a higher rate beyond chance counts against the plugin even
 where no backtrace names it.
@@ -48,6 +53,7 @@ import json
 import math
 import os
 import random
+import signal
 import re
 import shutil
 import subprocess
@@ -243,8 +249,10 @@ def run_cycle(index: int, config: str, inputs: Inputs, out: Path, work: Path, rn
         if helper is not None:
             helper.join(10)
     cycle.seconds = round(time.monotonic() - t0, 1)
-    classify(cycle, obs.log_text(), home, t0)
-    if cycle.verdict == "hang":
+    classify(cycle, obs.log_text(), home, t0, art / "hang-stacks.txt")
+    if cycle.verdict == "hang-obs":
+        cycle.backtrace = [shutdown_in_signal_handler(art / "hang-stacks.txt") or ""]
+    elif cycle.verdict == "hang":
         cycle.backtrace = stack_digest(art / "hang-stacks.txt")
     shutil.rmtree(home, ignore_errors=True)
     return cycle
@@ -345,7 +353,44 @@ def backtrace(home: Path, since: float) -> list[str]:
             c.unlink(missing_ok=True)
 
 
-def classify(cycle: Cycle, log: str, home: Path, started: float) -> None:
+# OBS 29.0.x runs its whole shutdown inside the SIGINT handler (ctrlc_handler -> main->close()), on whichever
+# thread the signal interrupts; 29.1.0 moved it to the main thread's event loop.
+OBS_SIGINT_SAFE_FROM = (29, 1, 0)
+
+
+def shutdown_in_signal_handler(stacks: Path | None) -> str | None:
+    """The thread of a hung OBS that runs the shutdown (QWidget's close) inside a signal handler, as one line
+    (its name, the frames down to the signal and the one it interrupted), or None: a frame of `close_helper`
+    above (called from) a `<signal handler called>` frame of the same thread."""
+    if stacks is None or not stacks.exists():
+        return None
+    for block in re.split(r"\n(?=Thread \d+ )", stacks.read_text(errors="replace")):
+        head = re.match(r'Thread (\d+) .*?"([^"]*)"', block)
+        frames = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(.*?)(?: \(|$)", block, re.M)
+        handler = next((i for i, f in enumerate(frames) if "<signal handler called>" in f), None)
+        if head and handler is not None and any("close_helper" in f or "ctrlc_handler" in f
+                                                for f in frames[:handler]):
+            shown = [f for f in frames[:handler + 2] if f != "??"]
+            return f"thread {head.group(1)} {head.group(2)}: {' < '.join(shown)}"
+    return None
+
+
+def sigint_to_thread(obs: h.ObsInstance, name_prefix: str) -> str:
+    """SIGINT to one thread of OBS (tgkill), not to the process: where OBS 29.0 then runs its shutdown.
+    Returns the thread's name."""
+    import ctypes
+    pid = obs.obs.pid
+    for task in sorted(Path(f"/proc/{pid}/task").iterdir()):
+        name = (task / "comm").read_text().strip()
+        if name.startswith(name_prefix) and int(task.name) != pid:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.syscall(234, pid, int(task.name), signal.SIGINT) != 0:  # SYS_tgkill on x86-64
+                raise OSError(ctypes.get_errno(), f"tgkill {task.name}")
+            return name
+    raise LookupError(f"OBS has no thread named {name_prefix}...")
+
+
+def classify(cycle: Cycle, log: str, home: Path, started: float, stacks: Path | None = None) -> None:
     cycle.leftovers = leftover_names(log)
     m = UNLOAD.search(log)
     cycle.unload_threads = int(m.group(1)) if m else None
@@ -353,7 +398,8 @@ def classify(cycle: Cycle, log: str, home: Path, started: float) -> None:
     cycle.not_destroyed_line = warn[0].split("] ", 1)[-1] if warn else ""
     cycle.phase = crash_phase(log)
     if cycle.exit_code is None:
-        cycle.verdict = "hang"
+        in_handler = shutdown_in_signal_handler(stacks) if h.obs_version() < OBS_SIGINT_SAFE_FROM else None
+        cycle.verdict = "hang-obs" if in_handler else "hang"
         return
     if cycle.crashed:
         cycle.backtrace = backtrace(home, started)
@@ -394,12 +440,18 @@ def references_held_at_unload(log: str) -> int:
 OBS_OWN_LEFTOVER_FROM = (32, 0, 0)
 
 
-def judge_exit(obs: h.ObsInstance, code: int | None, started: float, plugin: bool = True) -> Cycle:
+def judge_exit(obs: h.ObsInstance, code: int | None, started: float, plugin: bool = True,
+               stacks: Path | None = None) -> Cycle:
     """The verdict on one OBS exit (a test's own OBS, already stopped), as for a cycle; a leftover that
-    OBS 32 leaves without any plugin is "leftover-obs", not the plugin's, when the plugin held no reference."""
+    OBS 32 leaves without any plugin is "leftover-obs", not the plugin's, when the plugin held no reference;
+    a hang (`stacks` taken before the kill) inside OBS 29.0's SIGINT handler is "hang-obs"."""
     cycle = Cycle(0, "test" if plugin else "baseline", exit_code=code)
     log = obs.log_text()
-    classify(cycle, log, obs.home, started)
+    classify(cycle, log, obs.home, started, stacks)
+    if cycle.verdict == "hang-obs":
+        cycle.backtrace = [shutdown_in_signal_handler(stacks) or "", *stack_digest(stacks)]
+    elif cycle.verdict == "hang":
+        cycle.backtrace = stack_digest(stacks) if stacks else []
     return cycle
 
 

@@ -379,10 +379,13 @@ def test_sigint_shuts_down_cleanly_and_unloads(e2e: E2E) -> None:
     stacks = e2e.obs.artifacts / "hang-stacks.txt"
     seconds, code = e2e.obs.stop(timeout=10, on_hang=lambda o: shutdown.stacks_now(o, stacks))
     e2e.timings["shutdown_s"] = round(seconds, 2)
+    log = e2e.obs.log_text()
+    verdict = shutdown.judge_exit(e2e.obs, code, started, stacks=stacks)
+    if verdict.verdict == "hang-obs":  # OBS 29.0's shutdown inside its own SIGINT handler (docs/reliability.md)
+        pytest.xfail("OBS 29.0 ran its shutdown inside its SIGINT handler and waited on a lock the interrupted "
+                     "thread held (fixed in OBS 29.1): " + " | ".join(verdict.backtrace[:3]))
     assert code is not None, ("OBS did not exit within 10 s of SIGINT (killed); its threads then:\n"
                               + "\n".join(shutdown.stack_digest(stacks)))
-    log = e2e.obs.log_text()
-    verdict = shutdown.judge_exit(e2e.obs, code, started)
     assert verdict.verdict not in ("crash-plugin", "crash-unknown", "leftover", "threads", "not-loaded"), (
         f"{verdict.verdict}: exit {code} ({verdict.phase}), sources not cleared: {verdict.leftovers}, "
         f"threads at unload: {verdict.unload_threads}; backtrace: {' | '.join(verdict.backtrace[:4])}")

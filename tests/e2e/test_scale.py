@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 import faults as f
 import obs_harness as h
+import shutdown
 from faults import FILTER
 
 GREEN = (0, 255, 0)
@@ -187,13 +187,14 @@ def test_sigint_while_inference_is_in_flight(env: Env) -> None:
     obs.client = None
     t0 = time.monotonic()
     obs.obs.send_signal(signal.SIGINT)
-    try:
-        code = obs.obs.wait(10)
-    except subprocess.TimeoutExpired:
-        code = None
-    seconds = time.monotonic() - t0
-    obs.stop()  # collects the log (kills OBS if it hung)
-    assert code is not None, "OBS did not exit within 10 s of SIGINT"
+    stacks = obs.artifacts / "hang-stacks.txt"
+    seconds, code = obs.wait_exit(10, on_hang=lambda o: shutdown.stacks_now(o, stacks))
+    obs.stop()  # collects the log
+    if code is None and shutdown.judge_exit(obs, code, t0, stacks=stacks).verdict == "hang-obs":
+        pytest.xfail("OBS 29.0 ran its shutdown inside its own SIGINT handler and waited on a lock the interrupted "
+                     "thread held (tests/e2e/shutdown.py, fixed in OBS 29.1)")
+    assert code is not None, ("OBS did not exit within 10 s of SIGINT; its threads then:\n"
+                              + "\n".join(shutdown.stack_digest(stacks)))
     assert code == 0, f"exit code {code}"
     log = obs.log_text()
     assert f"{h.LOG_PREFIX} unloaded (0 plugin threads still running)" in log, "threads not all joined"

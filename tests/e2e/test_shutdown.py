@@ -87,5 +87,72 @@ def test_verdicts_from_the_log_alone(tmp_path) -> None:
     assert verdict(left.format(held=0), -11) == "crash-unknown"
     assert verdict(left.format(held=0), -11, "baseline") == "crash-obs"
     assert verdict("12:00:00.000: ==== Shutting down ====\n", 0) == "not-loaded"
+    # A hang: OBS's own only when a thread runs the shutdown inside a signal handler, and only before 29.1.
+    in_handler = tmp_path / "in-handler.txt"
+    in_handler.write_text(
+        'Thread 16 (Thread 0x7f (LWP 2) "libobs: graphic"):\n'
+        "#0  futex_wait (private=0) at futex-internal.h:146\n"
+        "#4  0x00007f969bf8c22a in obs_view_get_source () from /lib/x86_64-linux-gnu/libobs.so.0\n"
+        "#12 0x00007f969ada0164 in QWidgetPrivate::close_helper(QWidgetPrivate::CloseMode) () from libQt5Widgets.so.5\n"
+        "#13 <signal handler called>\n"
+        "#14 __futex_abstimed_wait_common64 (private=0) at futex-internal.c:57\n")
+    waiting = tmp_path / "waiting.txt"
+    waiting.write_text('Thread 1 (Thread 0x7f (LWP 1) "obs"):\n#0  futex_wait (private=0) at futex-internal.h:146\n'
+                       "#1  0x00007f in QWidgetPrivate::close_helper(QWidgetPrivate::CloseMode) () from libQt5Widgets.so.5\n")
+    assert shutdown.shutdown_in_signal_handler(waiting) is None
+    assert "<signal handler called>" in shutdown.shutdown_in_signal_handler(in_handler)
+
+    def hang(stacks) -> str:
+        c = shutdown.Cycle(0, "modes", exit_code=None)
+        shutdown.classify(c, "12:00:00.000: ==== Shutting down ====\n", tmp_path, 0.0, stacks)
+        return c.verdict
+
+    before_fix = h.obs_version() < shutdown.OBS_SIGINT_SAFE_FROM
+    assert hang(in_handler) == ("hang-obs" if before_fix else "hang")
+    assert hang(waiting) == "hang" and hang(None) == "hang"
     # One-sided Fisher: 5 of 10 against 0 of 10 is beyond chance, 1 of 10 against 1 of 10 is not.
     assert shutdown.fisher_greater(5, 10, 0, 10) < 0.05 < shutdown.fisher_greater(1, 10, 1, 10)
+
+
+@pytest.mark.skipif(h.obs_version() >= shutdown.OBS_SIGINT_SAFE_FROM,
+                    reason="OBS 29.1 and later handle SIGINT on the main thread's event loop")
+def test_obs_29_0_hangs_in_its_own_sigint_handler_and_the_verdict_says_so(out, tmp_path) -> None:
+    """The hang CI met twice in OBS 29.0.2 (its log ends at "==== Shutting down ====", nothing after),
+    reproduced on purpose with no plugin installed. OBS 29.0 calls close() inside its SIGINT handler, on the
+    thread the signal interrupted. Here that is the graphics thread, kept busy by OBS's own filters: the
+    shutdown then waits for the view lock that very thread holds. The verdict must be "hang-obs", naming the
+    thread; a hang without the signal frame stays "hang", the plugin's to explain."""
+    from PIL import Image
+    picture = tmp_path / "picture.png"
+    Image.new("RGB", (1280, 720), (40, 120, 200)).save(picture)
+    # Enough of OBS's own filters that the graphics thread spends most of each frame rendering (llvmpipe).
+    sharpen = [h.obs_config.filter_entry(f"Sharpen {i}", kind="sharpness_filter_v2", settings={"sharpness": 0.1})
+               for i in range(6)]
+    attempts = []
+    for attempt in range(3):
+        home = tmp_path / f"home{attempt}"
+        art = out / f"sigint-in-handler-{attempt}"
+        art.mkdir(parents=True, exist_ok=True)
+        obs = h.ObsInstance(home=home, artifacts=art, config=h.ObsConfig(
+            canvas=(1280, 720), sources=[h.obs_config.source("Picture", "image_source", {"file": str(picture)},
+                                                               sharpen)],
+            scenes=[h.obs_config.scene("Scene", ["Picture"])]))
+        obs.start()
+        try:
+            import time
+            time.sleep(2)
+            started = time.monotonic()
+            thread = shutdown.sigint_to_thread(obs, "libobs: graphic")
+            stacks = art / "hang-stacks.txt"
+            _, code = obs.wait_exit(10, on_hang=lambda o: shutdown.stacks_now(o, stacks))
+        finally:
+            obs.stop(timeout=5)
+        verdict = shutdown.judge_exit(obs, code, started, plugin=False, stacks=stacks)
+        attempts.append(f"{thread}: exit {code}, {verdict.verdict}")
+        if code is None:
+            assert verdict.verdict == "hang-obs", f"a hang not told as OBS's own: {verdict.backtrace[:4]}"
+            assert "libobs: graphic" in verdict.backtrace[0] and "<signal handler called>" in verdict.backtrace[0]
+            assert obs.log_text().rstrip().endswith("=" * 20), "the log ends where CI's did"
+            return
+        assert verdict.verdict == "clean" or verdict.verdict.startswith("crash-obs"), attempts
+    pytest.fail(f"OBS 29.0 never hung with SIGINT on its graphics thread in 3 tries: {attempts}")
