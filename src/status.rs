@@ -104,9 +104,26 @@ impl RateMeter {
             self.masks_per_second = if span >= 0.5 { last_second as f32 / span } else { self.masks_per_second };
             return;
         }
-        let from = *self.slow_since.get_or_insert(second_ago);
-        let from = from.max(now.checked_sub(Self::LONG_WINDOW).unwrap_or(from));
-        self.masks_per_second = since(from) as f32 / now.duration_since(from).as_secs_f32().max(1e-3);
+        // Count from the last mask of the busy spell, not before it: the masks of that spell would read as a
+        // slow rate for seconds (1.3 a second on a still picture segmented once a second).
+        // The rate is one over the mean interval between masks since then (or over the time since the newest,
+        // once that is longer), so a steady rate reads steady instead of sawing between masks.
+        let newest = self.times.back().copied();
+        let mut from = *self.slow_since.get_or_insert(newest.filter(|t| *t > second_ago).unwrap_or(second_ago));
+        if now.duration_since(from) > Self::LONG_WINDOW {
+            // Anchor on a mask, not mid-interval.
+            from = self.times.front().copied().unwrap_or_else(|| now.checked_sub(Self::LONG_WINDOW).unwrap_or(from));
+        }
+        let count = since(from);
+        match newest {
+            Some(newest) if count > 0 => {
+                let mean = newest.duration_since(from).as_secs_f32() / count as f32;
+                self.masks_per_second = 1.0 / mean.max(now.duration_since(newest).as_secs_f32()).max(1e-3);
+            }
+            // No mask since the spell ended: keep the last reading for a second rather than dip to 0.
+            _ if now.duration_since(from) < Self::WINDOW => {}
+            _ => self.masks_per_second = 0.0,
+        }
     }
 }
 
@@ -143,15 +160,34 @@ mod tests {
             m.record(Duration::from_millis(4), ms(s * 1000));
             for f in 1..30 {
                 m.roll(ms(s * 1000 + f * 33));
-                if s >= 8 {
+                if s >= 6 {
                     readings.push(m.masks_per_second);
                 }
             }
         }
+        // The busy spell's last masks do not linger in the slow rate (they read as 1.3 for seconds once).
         for r in &readings {
-            assert!((0.7..=1.3).contains(r), "{r} in {readings:?}");
+            assert!((0.7..=1.05).contains(r), "{r} in {readings:?}");
         }
         let mean = readings.iter().sum::<f32>() / readings.len() as f32;
         assert!((mean - 1.0).abs() < 0.1, "{mean}");
+        // When the masks stop, the reading falls, and reaches 0 once none is left in the long window.
+        m.roll(ms(24_000));
+        assert!(m.masks_per_second < 0.3, "{}", m.masks_per_second);
+        m.roll(ms(31_000));
+        assert_eq!(m.masks_per_second, 0.0);
+    }
+
+    #[test]
+    fn a_steady_slow_rate_reads_as_itself_between_masks() {
+        let t0 = Instant::now();
+        let mut m = RateMeter::new(t0);
+        for i in 1..=40u64 {
+            m.record(Duration::from_millis(400), t0 + Duration::from_millis(i * 500));
+            m.roll(t0 + Duration::from_millis(i * 500 + 450));
+            if i > 4 {
+                assert!((m.masks_per_second - 2.0).abs() < 0.05, "{i}: {}", m.masks_per_second);
+            }
+        }
     }
 }
