@@ -10,7 +10,7 @@ use crate::crop::Crop;
 use crate::crop_tracker::{CropTracker, Cut};
 use crate::guided_filter::{Guidance, GuidedFilter};
 use crate::mask::Mask;
-use crate::motion::{MotionEstimator, MotionField};
+use crate::motion::{MotionEstimator, MotionField, MAX_PREDICTED_FRAMES};
 use crate::prediction::{warp, WORKER_AHEAD};
 use crate::preprocess::RgbaView;
 use crate::settings::Settings;
@@ -59,6 +59,9 @@ pub struct MaskOptions {
     /// Move each mask on with the person's measured motion, for showing on a later frame (live, not in sync
     /// mode, where every frame is shown with its own mask).
     pub predict: bool,
+    /// Video frames after its own that the mask is expected to be first shown on: the worker moves it that
+    /// far along the motion field (at least 1, at most `MAX_PREDICTED_FRAMES`).
+    pub ahead: u64,
 }
 
 impl MaskOptions {
@@ -71,6 +74,7 @@ impl MaskOptions {
             threshold: s.threshold,
             mirror_average: s.mirror_average,
             predict: s.predict_motion && !s.sync_video,
+            ahead: WORKER_AHEAD,
         }
     }
 }
@@ -84,6 +88,7 @@ impl Default for MaskOptions {
             threshold: 0.5,
             mirror_average: false,
             predict: true,
+            ahead: WORKER_AHEAD,
         }
     }
 }
@@ -192,13 +197,13 @@ impl MaskRefiner {
         let moving = |field: &MotionField| field.velocity.iter().flatten().any(|v| v.abs() >= SETTLED_VELOCITY);
         self.settled = !options.predict || !motion.field.as_ref().is_some_and(moving);
         if let Some(field) = motion.field.as_ref().filter(|_| options.predict) {
-            let ahead = WORKER_AHEAD as f32;
+            let ahead = options.ahead.clamp(1, MAX_PREDICTED_FRAMES);
             let m = &mut refined.mask;
-            m.data = warp::<u8, 1>(&m.data, (m.width, m.height), field, ahead, |v| (v + 0.5) as u8);
+            m.data = warp::<u8, 1>(&m.data, (m.width, m.height), field, ahead as f32, |v| (v + 0.5) as u8);
             let g = &mut refined.guidance;
-            g.coefficients = warp::<f32, 4>(&g.coefficients, (g.width, g.height), field, ahead, |v| v);
+            g.coefficients = warp::<f32, 4>(&g.coefficients, (g.width, g.height), field, ahead as f32, |v| v);
             refined.velocity = motion.velocity;
-            refined.ahead = WORKER_AHEAD;
+            refined.ahead = ahead;
         }
         Some(refined)
     }

@@ -40,9 +40,10 @@ pub const MAX_PREDICTED_FRAMES: u64 = 4;
 
 /// Where a mask computed on `crop`, and already moved on `moved` frames by the worker, lies on a frame
 /// `frames_ahead` video frames after its own: moved on further with the person's `velocity` (the rest of the
-/// prediction). The composite draws the mask there, in OBS and in `vbg`.
+/// prediction), or back when it is shown sooner than the worker expected. The composite draws the mask there,
+/// in OBS and in `vbg`.
 pub fn predicted_crop(crop: Crop, velocity: [f32; 2], moved: u64, frames_ahead: u64) -> Crop {
-    let k = frames_ahead.min(MAX_PREDICTED_FRAMES).saturating_sub(moved) as f32;
+    let k = frames_ahead.min(MAX_PREDICTED_FRAMES) as f32 - moved as f32;
     crop.shifted(k * velocity[0], k * velocity[1])
 }
 

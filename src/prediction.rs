@@ -8,8 +8,42 @@
 
 use crate::motion::MotionField;
 
-/// Frames the worker moves each mask on: the live pipeline's shortest lag.
+/// Frames the worker moves each mask on until the filter has measured how late masks are shown: the live
+/// pipeline's shortest lag.
 pub const WORKER_AHEAD: u64 = 2;
+
+/// How many video frames after its own each new mask is first shown, over the last few masks: the worker moves
+/// masks on by the median. Under load (a recording, a busy GPU) masks are shown 4-5 frames late rather than 2,
+/// and moving them on 2 frames along the motion field and the rest by the person's overall velocity left the
+/// seen lag spread from -1 to 4 frames.
+#[derive(Clone, Debug, Default)]
+pub struct FirstShownLag {
+    recent: [u64; Self::MASKS],
+    len: usize,
+    next: usize,
+}
+
+impl FirstShownLag {
+    const MASKS: usize = 9;
+
+    /// A new mask first shown `frames` after its own frame.
+    pub fn push(&mut self, frames: u64) {
+        self.recent[self.next] = frames;
+        self.next = (self.next + 1) % Self::MASKS;
+        self.len = (self.len + 1).min(Self::MASKS);
+    }
+
+    /// The median of the recent masks, `WORKER_AHEAD` before any.
+    pub fn median(&self) -> u64 {
+        if self.len == 0 {
+            return WORKER_AHEAD;
+        }
+        let mut v = self.recent;
+        let v = &mut v[..self.len];
+        v.sort_unstable();
+        v[self.len / 2]
+    }
+}
 
 /// Moves a plane of `C` values per texel (`width x height`, covering the crop the field describes) `frames`
 /// video frames on along `field`: each texel takes the value from where the field says its content was.
@@ -56,6 +90,20 @@ pub fn warp<T: Copy + Default + Into<f32>, const C: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_shown_lag_is_the_median_of_the_recent_masks() {
+        let mut lag = FirstShownLag::default();
+        assert_eq!(lag.median(), WORKER_AHEAD, "before any mask");
+        for frames in [4, 5, 4, 9, 4] {
+            lag.push(frames);
+        }
+        assert_eq!(lag.median(), 4, "one late mask does not move it");
+        for _ in 0..9 {
+            lag.push(2);
+        }
+        assert_eq!(lag.median(), 2, "only the last masks count");
+    }
 
     #[test]
     fn a_plane_moves_along_the_field_and_background_fills_in_behind() {

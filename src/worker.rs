@@ -90,6 +90,8 @@ struct Shared {
     /// Mirrors `ModelState::Failed`, readable without a lock on every frame.
     failed: AtomicBool,
     options: Mutex<MaskOptions>,
+    /// Frames after its own that a new mask is first shown (the graphics thread measures it).
+    first_shown_lag: AtomicU64,
     next_cut: Mutex<NextCut>,
     on_state_change: StateListener,
     /// The failure last written to the log: the same failure again (a retry after an unrelated settings
@@ -116,6 +118,7 @@ impl Worker {
             spare_buffers: Mutex::new(Vec::new()),
             failed: AtomicBool::new(false),
             options: Mutex::new(MaskOptions::default()),
+            first_shown_lag: AtomicU64::new(crate::prediction::WORKER_AHEAD),
             next_cut: Mutex::new(NextCut::default()),
             on_state_change: Box::new(on_state_change),
             logged_failure: Mutex::new(None),
@@ -141,6 +144,11 @@ impl Worker {
     /// Smoothing, edge refinement and following, from the next mask on.
     pub fn set_mask_options(&self, options: MaskOptions) {
         *self.shared.options.lock() = options;
+    }
+
+    /// How many frames after its own a new mask is now first shown: the worker moves masks on that far.
+    pub fn set_first_shown_lag(&self, frames: u64) {
+        self.shared.first_shown_lag.store(frames, Ordering::Relaxed);
     }
 
     /// What to cut the next frame to. A due full-frame look is handed out once.
@@ -367,6 +375,7 @@ fn run(shared: &Shared) {
                 gate.reset(); // new options: the next frame is segmented with them at once
                 gated_options = options;
             }
+            let options = MaskOptions { ahead: shared.first_shown_lag.load(Ordering::Relaxed), ..options };
             let view = RgbaView::new(frame.width, frame.height, &frame.rgba);
             let time = clock.elapsed().as_secs_f64();
             let result = catch_unwind(AssertUnwindSafe(|| {

@@ -38,8 +38,9 @@ pub struct Pipeline {
     skipped: u64,
     /// Live timing: the masks of the last frames, oldest first.
     recent: VecDeque<RefinedMask>,
-    /// Frames are shown live (`render_live`): masks are moved on for a later frame, as in OBS.
-    live: bool,
+    /// Frames are shown live (`render_live`) this many frames after their mask's (0: not live): masks are moved
+    /// on for a later frame, as in OBS.
+    lag: usize,
 }
 
 impl Pipeline {
@@ -59,7 +60,7 @@ impl Pipeline {
             segmented: 0,
             skipped: 0,
             recent: VecDeque::new(),
-            live: false,
+            lag: 0,
         })
     }
 
@@ -85,7 +86,8 @@ impl Pipeline {
 
     fn options(&self) -> MaskOptions {
         let options = MaskOptions::from_settings(&self.settings);
-        MaskOptions { predict: options.predict && self.live, ..options }
+        // Live, every mask is shown `lag` frames after its own (OBS measures it: `FirstShownLag`).
+        MaskOptions { predict: options.predict && self.lag > 0, ahead: self.lag as u64, ..options }
     }
 
     /// Uploads `frame`, segments it (the model sees the GPU-shrunk frame, or the crop of it around the
@@ -155,7 +157,7 @@ impl Pipeline {
     /// composited with the mask of the frame `lag` before it (fewer at the start of a video), placed where the
     /// prediction says the person now is, as the filter does (`motion::predicted_crop`). Lag 0 is sync mode.
     pub fn render_live(&mut self, frame: RgbaView<'_>, lag: usize) -> Result<(Vec<u8>, Mask), Error> {
-        self.live = lag > 0;
+        self.lag = lag;
         let refined = self.mask(frame)?;
         self.recent.push_back(refined);
         while self.recent.len() > lag + 1 {

@@ -30,8 +30,11 @@ import motion_score as ms  # noqa: E402
 # At the defaults (video not delayed) the mask shown must nearly match sync mode's on moving frames: before
 # the prediction (issue 25) it trailed by 3-4 frames and scored 0.3 lower. The benchmark (scripts/bench-motion,
 # 500+ screenshots) measures the exact gap (docs/motion.md); this short run of ~66 screenshots per setting
-# varies by a few hundredths, hence the wider tolerance here.
-TOLERANCE = 0.08
+# varies by a few hundredths, hence the wider tolerance here. While screenshots are taken here the mask is 5-6
+# frames old, past the 4 the prediction extrapolates: five runs on 7 December (before and after the worker
+# moved masks as far as they are shown late) were 0.074-0.100 behind sync, with no difference between the
+# builds. Without the prediction, in the same conditions, it was 0.146 behind (scripts/bench-motion, 66 shots).
+TOLERANCE = 0.12
 # Median maskLagFrames in the quiet second before each block: the copy is read one frame after it was made, its
 # mask shown on the next. (While screenshots are taken, each costs OBS a few hundred ms of CPU on these two
 # cores, OBS skips frames, and the lag counted in video frames rises to 3; the prediction covers it.) The

@@ -20,6 +20,7 @@ use super::pass_times::{timed, PassTimes};
 use super::source::FilterSource;
 use crate::background_image::{fit_transform, UvTransform};
 use crate::image_loader::ImageLoader;
+use crate::prediction::FirstShownLag;
 use crate::settings::{BackgroundMode, MaskView, Settings};
 use crate::worker::Worker;
 use analysis::Analysis;
@@ -49,6 +50,8 @@ pub struct RenderPipeline {
     /// One past the number of the last video frame rendered.
     next_seq: u64,
     mask: Option<MaskTextures>,
+    /// How late new masks are first shown, for the worker's prediction.
+    first_shown: FirstShownLag,
     padded_rows: Vec<u8>,
     alpha: ShapedAlpha,
     blur: BlurredBackground,
@@ -69,6 +72,7 @@ impl RenderPipeline {
             shown: None,
             next_seq: 0,
             mask: None,
+            first_shown: FirstShownLag::default(),
             padded_rows: Vec::new(),
             alpha: ShapedAlpha::new(),
             blur: BlurredBackground::new(),
@@ -152,6 +156,8 @@ impl RenderPipeline {
         if let Some(newest) = worker.latest_mask() {
             if self.mask.as_ref().is_none_or(|t| t.seq != newest.seq) {
                 self.mask = MaskTextures::upload(self.mask.take(), &newest, &mut self.padded_rows);
+                self.first_shown.push(seq.saturating_sub(newest.seq));
+                worker.set_first_shown_lag(self.first_shown.median());
             }
             if let Some(mask) = self.mask.as_mut().filter(|t| t.seq == newest.seq) {
                 mask.holds_through = newest.holds_through();
