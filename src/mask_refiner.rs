@@ -59,9 +59,6 @@ pub struct MaskOptions {
     /// Move each mask on with the person's measured motion, for showing on a later frame (live, not in sync
     /// mode, where every frame is shown with its own mask).
     pub predict: bool,
-    /// Video frames after its own that the mask is expected to be first shown on: the worker moves it that
-    /// far along the motion field (at least 1, at most `MAX_PREDICTED_FRAMES`).
-    pub ahead: u64,
 }
 
 impl MaskOptions {
@@ -74,7 +71,6 @@ impl MaskOptions {
             threshold: s.threshold,
             mirror_average: s.mirror_average,
             predict: s.predict_motion && !s.sync_video,
-            ahead: WORKER_AHEAD,
         }
     }
 }
@@ -88,7 +84,6 @@ impl Default for MaskOptions {
             threshold: 0.5,
             mirror_average: false,
             predict: true,
-            ahead: WORKER_AHEAD,
         }
     }
 }
@@ -109,9 +104,18 @@ pub struct MaskRefiner {
     settled: bool,
     /// The next mask is of a picture that stopped changing (`change_gate::Decision::Still`).
     still_next: bool,
+    /// Video frames after its own that each mask is expected to be first shown on (`set_first_shown_lag`);
+    /// None: `WORKER_AHEAD`.
+    first_shown_lag: Option<u64>,
 }
 
 impl MaskRefiner {
+    /// How many frames after its own each mask will be first shown: with the prediction on, masks are moved
+    /// that far along the motion field (at least 1, at most `MAX_PREDICTED_FRAMES`).
+    pub fn set_first_shown_lag(&mut self, frames: u64) {
+        self.first_shown_lag = Some(frames);
+    }
+
     /// Forgets earlier masks (a new model, a new video).
     pub fn reset(&mut self) {
         self.temporal.reset();
@@ -197,7 +201,7 @@ impl MaskRefiner {
         let moving = |field: &MotionField| field.velocity.iter().flatten().any(|v| v.abs() >= SETTLED_VELOCITY);
         self.settled = !options.predict || !motion.field.as_ref().is_some_and(moving);
         if let Some(field) = motion.field.as_ref().filter(|_| options.predict) {
-            let ahead = options.ahead.clamp(1, MAX_PREDICTED_FRAMES);
+            let ahead = self.first_shown_lag.unwrap_or(WORKER_AHEAD).clamp(1, MAX_PREDICTED_FRAMES);
             let m = &mut refined.mask;
             m.data = warp::<u8, 1>(&m.data, (m.width, m.height), field, ahead as f32, |v| (v + 0.5) as u8);
             let g = &mut refined.guidance;

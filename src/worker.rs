@@ -375,7 +375,6 @@ fn run(shared: &Shared) {
                 gate.reset(); // new options: the next frame is segmented with them at once
                 gated_options = options;
             }
-            let options = MaskOptions { ahead: shared.first_shown_lag.load(Ordering::Relaxed), ..options };
             let view = RgbaView::new(frame.width, frame.height, &frame.rgba);
             let time = clock.elapsed().as_secs_f64();
             let result = catch_unwind(AssertUnwindSafe(|| {
@@ -386,6 +385,7 @@ fn run(shared: &Shared) {
                     Decision::Segment => {}
                 }
                 let mask = s.segment_with(view, options.mirror_average)?;
+                refiner.set_first_shown_lag(shared.first_shown_lag.load(Ordering::Relaxed));
                 let shown = refiner.process(view, &picture, mask, frame.cut, frame.seq, frame.frame_size, options);
                 Ok(Handled::Segmented(shown))
             }));

@@ -86,8 +86,7 @@ impl Pipeline {
 
     fn options(&self) -> MaskOptions {
         let options = MaskOptions::from_settings(&self.settings);
-        // Live, every mask is shown `lag` frames after its own (OBS measures it: `FirstShownLag`).
-        MaskOptions { predict: options.predict && self.lag > 0, ahead: self.lag as u64, ..options }
+        MaskOptions { predict: options.predict && self.lag > 0, ..options }
     }
 
     /// Uploads `frame`, segments it (the model sees the GPU-shrunk frame, or the crop of it around the
@@ -158,6 +157,8 @@ impl Pipeline {
     /// prediction says the person now is, as the filter does (`motion::predicted_crop`). Lag 0 is sync mode.
     pub fn render_live(&mut self, frame: RgbaView<'_>, lag: usize) -> Result<(Vec<u8>, Mask), Error> {
         self.lag = lag;
+        // Every mask is shown `lag` frames after its own (OBS measures it: `FirstShownLag`).
+        self.refiner.set_first_shown_lag(lag as u64);
         let refined = self.mask(frame)?;
         self.recent.push_back(refined);
         while self.recent.len() > lag + 1 {

@@ -278,7 +278,6 @@ const REFINE_OPTIONS: MaskOptions = MaskOptions {
     threshold: 0.5,
     mirror_average: false,
     predict: true,
-    ahead: obs_virtual_background::prediction::WORKER_AHEAD,
 };
 
 /// The worker's added cost per mask: temporal smoothing, the guided filter's fit and the crop tracker, at the
