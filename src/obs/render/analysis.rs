@@ -65,13 +65,16 @@ impl Analysis {
 
     /// Hands the newest finished copy to the worker and starts the copy of video frame `seq` (`input`, of
     /// `frame_size` pixels). Every frame is analysed: a frame the worker has not taken yet is replaced by the
-    /// newer one, so the mask is always of the newest frame the worker could take.
+    /// newer one, so the mask is always of the newest frame the worker could take. With `whole_frame` the
+    /// crop is set aside (a new scene: where the person was says nothing of where they are).
+    #[allow(clippy::too_many_arguments)]
     pub fn run(
         &mut self,
         input: Input,
         worker: &Worker,
         seq: u64,
         frame_size: (u32, u32),
+        whole_frame: bool,
         shaders: &Shaders,
         timing: &mut Option<PassTimes>,
     ) {
@@ -81,7 +84,13 @@ impl Analysis {
 
         // The part of the frame the model should see ("Follow the person"): the input is drawn at the
         // model's size and the view selects the crop of it.
-        let cut = worker.take_cut();
+        let cut = match worker.take_cut() {
+            cut if whole_frame => {
+                worker.cut_unused(cut);
+                Cut::FULL
+            }
+            cut => cut,
+        };
         let c = cut.crop;
         let (w, h) = (width as f32, height as f32);
         let view = View { left: c.x * w, right: c.right() * w, top: c.y * h, bottom: c.bottom() * h };

@@ -1,7 +1,8 @@
 //! The filter's work on the graphics thread, one stage per file. Once per video frame: have OBS capture the
 //! input (the one capture every filter pays for), hand the worker the previous frame's copy and start this
-//! frame's (`analysis`), keep a copy in sync mode (`kept_frames`), upload the newest mask and place it where
-//! the prediction says the person is on the frame shown (`mask_textures`), and make what the background
+//! frame's (`analysis`), keep a copy in sync mode (`kept_frames`), or else find and hold scene cuts
+//! (`cut_hold`), upload the newest mask and place it where the prediction says the person is on the frame
+//! shown (`mask_textures`), and make what the background
 //! mode needs (`blurred_background`, `backdrop`; `shaped_alpha` with grow or feather). Then, for every view
 //! that draws the source, one compositing pass that applies the guided filter's coefficients per pixel.
 //! Nothing here waits for the worker or for the GPU.
@@ -9,6 +10,7 @@
 mod analysis;
 mod backdrop;
 mod blurred_background;
+mod cut_hold;
 mod input;
 mod kept_frames;
 mod mask_textures;
@@ -27,6 +29,7 @@ use analysis::Analysis;
 use backdrop::Backdrop;
 pub use backdrop::BackdropSource;
 use blurred_background::BlurredBackground;
+use cut_hold::{CutHold, Shown};
 use input::{FramePasses, Input};
 use kept_frames::KeptFrames;
 use mask_textures::MaskTextures;
@@ -45,8 +48,12 @@ pub struct RenderPipeline {
     shaders: Shaders,
     analysis: Analysis,
     kept: KeptFrames,
-    /// The kept copy shown instead of the live input (sync mode) and its video frame, if any.
+    cuts: CutHold,
+    /// The kept copy shown instead of the live input (sync mode) or the frame held at a cut, and its video
+    /// frame, if any.
     shown: Option<(TextureRef, u64)>,
+    /// Whether this frame's passes check the GPU's verdict on a cut (`cut_hold`).
+    cut_check: Shown,
     /// One past the number of the last video frame rendered.
     next_seq: u64,
     mask: Option<MaskTextures>,
@@ -69,7 +76,9 @@ impl RenderPipeline {
             shaders: Shaders::new(Effect::from_file(effect_file)?),
             analysis: Analysis::new(),
             kept: KeptFrames::new(),
+            cuts: CutHold::new(),
             shown: None,
+            cut_check: Shown::Live,
             next_seq: 0,
             mask: None,
             first_shown: FirstShownLag::default(),
@@ -87,6 +96,11 @@ impl RenderPipeline {
     /// How the copies for the worker were read, where the renderer lets them be skipped (D3D11).
     pub fn fenced_reads(&self) -> Option<String> {
         self.analysis.fenced_reads().map(|reads| reads.summary())
+    }
+
+    /// The scene cuts held so far and the frames they held in all.
+    pub fn cuts_held(&self) -> (u64, u64) {
+        (self.cuts.cuts, self.cuts.held_frames)
     }
 
     /// How many frames the mask trails the newest frame (`synced` false), or, in sync mode when a frame the
@@ -149,10 +163,6 @@ impl RenderPipeline {
         // prediction measure time in frames the source's pictures advanced, not in renders.
         let seq = super::source::video_frame_number().filter(|&n| n >= self.next_seq).unwrap_or(self.next_seq);
         self.next_seq = seq + 1;
-        if settings.sync_video {
-            self.kept.keep(live, seq, size, &self.shaders, &mut self.timing);
-        }
-        self.analysis.run(live, worker, seq, size, &self.shaders, &mut self.timing);
         if let Some(newest) = worker.latest_mask() {
             if self.mask.as_ref().is_none_or(|t| t.seq != newest.seq) {
                 self.mask = MaskTextures::upload(self.mask.take(), &newest, &mut self.padded_rows);
@@ -163,9 +173,30 @@ impl RenderPipeline {
                 mask.holds_through = newest.holds_through();
             }
         }
+        self.cut_check = Shown::Live;
+        let held = if settings.sync_video {
+            self.cuts.clear();
+            self.kept.keep(live, seq, size, &self.shaders, &mut self.timing);
+            None
+        } else {
+            let newest = self.mask.as_ref().map(|m| (m.seq, m.crop));
+            match self.cuts.next_frame(live, seq, size, newest, &self.shaders, &mut self.timing) {
+                Shown::Held { frame, seq } => Some((frame, seq)),
+                check => {
+                    self.cut_check = check;
+                    None
+                }
+            }
+        };
+        // While a cut is held the worker sees the whole frame: its new scene's first mask ends the hold.
+        self.analysis.run(live, worker, seq, size, self.cuts.holding(), &self.shaders, &mut self.timing);
         // Sync mode shows the newest kept frame the mask holds for (the one it was computed from, or a later
-        // one whose picture had not changed), while it is kept; else the live input.
-        self.shown = self.mask.as_ref().filter(|_| settings.sync_video).and_then(|m| self.kept.find(m.holds_through));
+        // one whose picture had not changed), while it is kept; at a cut, the old scene's last frame; else the
+        // live input.
+        self.shown = match held {
+            Some(held) => Some(held),
+            None => self.mask.as_ref().filter(|_| settings.sync_video).and_then(|m| self.kept.find(m.holds_through)),
+        };
         if let Some(mask) = self.mask.as_mut() {
             mask.place_on(self.shown.map_or(seq, |(_, shown)| shown));
         }
@@ -184,11 +215,12 @@ impl RenderPipeline {
         let (shaders, timing) = (&self.shaders, &mut self.timing);
         // OBS resets every effect parameter when a technique ends, so the earlier passes run first and each
         // draw then sets all the parameters it reads.
-        let frame = FramePasses { input, settings, mask, size: self.size, shaders };
+        let frame = FramePasses { input, shown: self.cut_check, settings, mask, size: self.size, shaders };
         let alpha = self.alpha.get(&frame, timing);
         if let Some(technique) = mask_view_technique(settings.mask_view) {
             // Instead of the composite, in one pass of its own: no background is made.
             shaders.set_opacity(mask, settings, alpha);
+            shaders.set_shown(frame.shown);
             timed(timing, "MaskView", (cx, cy), || input.draw(&shaders.effect, technique, cx, cy));
             return;
         }
@@ -217,6 +249,7 @@ impl RenderPipeline {
         }
         let p = &shaders.params;
         shaders.set_opacity(mask, settings, alpha);
+        shaders.set_shown(frame.shown);
         p.light_wrap.set_float(settings.light_wrap);
         p.color.set_vec4(settings.color.to_unit());
         if let Some((texture, fit)) = background {

@@ -1,6 +1,7 @@
 //! The effect file and its parameters, looked up once, and the one-pass helpers every stage draws with.
 
 use super::super::graphics::{Effect, Param, TexRender, TextureRef};
+use super::cut_hold::Shown;
 use super::mask_textures::MaskTextures;
 use crate::settings::Settings;
 use std::ffi::CStr;
@@ -31,6 +32,11 @@ pub struct Params {
     pub grow: Param,
     pub light_wrap: Param,
     pub alpha_ready: Param,
+    pub held: Param,
+    pub cut_verdict: Param,
+    pub hold_check: Param,
+    pub previous: Param,
+    pub cut_level: Param,
 }
 
 impl Shaders {
@@ -56,6 +62,11 @@ impl Shaders {
             grow: e.param(c"grow"),
             light_wrap: e.param(c"light_wrap"),
             alpha_ready: e.param(c"alpha_ready"),
+            held: e.param(c"held"),
+            cut_verdict: e.param(c"cut_verdict"),
+            hold_check: e.param(c"hold_check"),
+            previous: e.param(c"previous"),
+            cut_level: e.param(c"cut_level"),
         };
         Shaders { effect, params }
     }
@@ -84,8 +95,21 @@ impl Shaders {
         }
     }
 
+    /// Where this frame's passes read the previous frame instead of the input (`frame_color`): a cut the GPU
+    /// found itself (`cut_hold`).
+    pub fn set_shown(&self, shown: Shown) {
+        let p = &self.params;
+        if let Shown::LiveUnlessCut { held, verdict } = shown {
+            p.held.set_texture(held);
+            p.cut_verdict.set_texture(verdict);
+            p.hold_check.set_float(1.0);
+        } else {
+            p.hold_check.set_float(0.0);
+        }
+    }
+
     /// One pass of `technique` over the whole of `target`, reading `src` as `image`; `set` sets the
-    /// technique's own parameters.
+    /// technique's own parameters. False if the target could not be drawn.
     pub fn filter_pass(
         &self,
         technique: &CStr,
@@ -93,12 +117,12 @@ impl Shaders {
         target: &mut TexRender,
         (w, h): (u32, u32),
         set: impl FnOnce(),
-    ) {
+    ) -> bool {
         target.render(w, h, || {
             set();
             self.params.image.set_texture(src);
             self.effect.draw(technique, src, w, h);
-        });
+        })
     }
 
     /// One direction of the separable Gaussian (background blur, feathering).
