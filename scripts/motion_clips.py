@@ -213,15 +213,19 @@ class Sway:
 class Cuts:
     """People on their own backgrounds, still at the frame centre, one after another for `shot_s` each:
     every switch, and the loop point, is a scene cut."""
-    people: tuple[Person, ...]
+    people: tuple[Person | Cutout, ...]
     fps: int = 30
     shot_s: float = 2.0
 
     def frames(self, eval_dir: Path) -> Iterator[Frame]:
         for person in self.people:
-            rgb, alpha = cut_out(person, eval_dir)
-            frame, gt = paste(backdrop(person.background, eval_dir), rgb, alpha,
-                              (W - alpha.shape[1]) // 2, H - alpha.shape[0])
+            if isinstance(person, Cutout):
+                rgb, alpha = cutout_pixels(person, eval_dir)
+                x = round(person.centre * W) - alpha.shape[1] // 2
+            else:
+                rgb, alpha = cut_out(person, eval_dir)
+                x = (W - alpha.shape[1]) // 2
+            frame, gt = paste(backdrop(person.background, eval_dir), rgb, alpha, x, H - alpha.shape[0])
             for n in range(round(self.fps * self.shot_s)):
                 yield frame, gt, 0.0, n == 0
 
@@ -470,6 +474,8 @@ CLIPS: dict[str, Spec] = {s.name: s for s in [
     Spec("sway16", 2, Sway(SWAY_PERSON, 16.0)),
     Spec("cut", 3, Cuts((Person("c0037", "Blinds.jpg"), Person("c0033", "Storm.jpg")))),
     Spec("parkour", 4, Davis("parkour")),
+    # The held-out people one after another: cuts between people and rooms the cut hold was not tuned on.
+    Spec("cut-held-out", 0, Cuts(tuple(HELD_OUT.values()))),
     # Tags 5-15 in turn: clips played one after another never share one.
     *[Spec(name, 5 + i % 11, Move(person, motion, move_s=MOTION_SECONDS.get(motion, 2.0)))
       for i, (name, motion, person) in enumerate(BROAD)],
@@ -512,6 +518,10 @@ class Clip:
         if scale == 1:
             return gt
         return gt.reshape(H // scale, scale, W // scale, scale).mean(axis=(1, 3)) >= 0.5
+
+    def before_cut(self, index: int) -> bool:
+        """Whether a cut follows this frame (the loop point included, where the clip has cuts)."""
+        return bool(self.since_cut[(index + 1) % self.frames] == 0) and bool((self.since_cut == 0).any())
 
     def category(self, index: int) -> str:
         """"after_cut" in the first second after a cut (whatever the motion: the cut dominates), else "moving"

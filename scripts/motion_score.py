@@ -70,6 +70,8 @@ class Shot:
     # The frame offset whose truth the mask fits best (> 0: the mask trails the picture by that many frames,
     # < 0: it runs ahead); on still frames every offset fits alike and this says little.
     seen_lag: int = 0
+    # The last frame before a cut: the one the filter holds until the new scene's mask is ready.
+    before_cut: bool = False
 
 
 def score(shot: np.ndarray, clip: Clip) -> Shot | None:
@@ -81,7 +83,7 @@ def score(shot: np.ndarray, clip: Clip) -> Shot | None:
     mask, scale = shot[..., 3] >= 128, scale_of(shot)
     fits = {k: iou(mask, clip.gt((i - k) % clip.frames, scale)) for k in range(-SEEN_LAG_RANGE, SEEN_LAG_RANGE + 1)}
     seen_lag = max(fits, key=lambda k: (fits[k], -abs(k)))
-    return Shot(i, clip.category(i), int(clip.since_cut[i]), fits[0], seen_lag)
+    return Shot(i, clip.category(i), int(clip.since_cut[i]), fits[0], seen_lag, clip.before_cut(i))
 
 
 @dataclass
@@ -157,7 +159,7 @@ def score_recording(path: Path, clip: Clip, pictures: np.ndarray, block: Block, 
         mask = overlay_mask(frame, pictures[i])
         fits = {k: iou(mask, truth((i - k) % clip.frames)) for k in range(-SEEN_LAG_RANGE, SEEN_LAG_RANGE + 1)}
         seen_lag = max(fits, key=lambda k: (fits[k], -abs(k)))
-        block.shots.append(Shot(i, clip.category(i), int(clip.since_cut[i]), fits[0], seen_lag))
+        block.shots.append(Shot(i, clip.category(i), int(clip.since_cut[i]), fits[0], seen_lag, clip.before_cut(i)))
 
 
 def sample_status(obs: Obs, source: str, seconds: float, into: list[dict]) -> None:
@@ -255,6 +257,11 @@ def summarise(blocks: list[Block]) -> dict[str, Any]:
         if 0 <= s.since_cut < 10:
             by_cut.setdefault(s.since_cut, []).append(s.iou)
     out["iou_by_frames_since_cut"] = {k: round(statistics.fmean(v), 4) for k, v in sorted(by_cut.items())}
+    # What a viewer sees in the first frames of a cut: the new scene's first five frames, and the old
+    # scene's last frame (shown again while a cut is held).
+    for key, pick in (("first5_after_cut", lambda s: 0 <= s.since_cut < 5), ("last_before_cut", lambda s: s.before_cut)):
+        ious = [s.iou for s in shots if pick(s)]
+        out[key] = {"iou": statistics.fmean(ious) if ious else None, "n": len(ious)}
     status = [s for b in blocks for s in b.status]
     out.update(status_numbers(status))
     out.update(status_numbers([s for b in blocks for s in b.idle_status], "idle_"))

@@ -10,6 +10,7 @@ pub mod change;
 pub mod change_gate;
 pub mod crop;
 pub mod crop_tracker;
+pub mod cut_hold;
 pub mod error;
 pub mod eval;
 pub mod filter_status;

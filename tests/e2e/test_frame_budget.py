@@ -76,12 +76,19 @@ def settle_counts(obs: h.ObsInstance, settings: dict) -> dict[str, int]:
     return next_report(obs, counts=True)
 
 
+# Scene cuts (src/cut_hold.rs): each frame's 8x8 thumbnail, the one-pixel verdict against the previous
+# frame's, and the full-size copy held at a cut. Not in sync mode, which has its own copies.
+CUT_PASSES = {"CutThumbnail", "CutVerdict", "CutCopy"}
+
+
 def test_transparent_runs_capture_downscale_and_composite_only(obs: h.ObsInstance) -> None:
     passes = settle(obs, {"mode": "transparent"})
     hgt, w = obs.screenshot(SOURCE).shape[:2]
-    assert set(passes) == {"Capture", "Downscale", "Composite"}, passes
+    assert set(passes) == {"Capture", "Downscale", "Composite"} | CUT_PASSES, passes
     assert passes["Capture"][:2] == (w, hgt) and passes["Composite"][:2] == (w, hgt), passes
     assert passes["Downscale"][:2] == (256, 256), passes  # the general model's input, nothing larger
+    assert passes["CutCopy"][:2] == (w, hgt), passes
+    assert passes["CutThumbnail"][:2] == (8, 8) and passes["CutVerdict"][:2] == (1, 1), passes
     assert all(ms >= 0.0 for _, _, ms in passes.values())
 
 
@@ -94,7 +101,7 @@ def test_every_frame_is_analysed(obs: h.ObsInstance) -> None:
 
 def test_blur_adds_three_small_passes(obs: h.ObsInstance) -> None:
     passes = settle(obs, {"mode": "blur"})
-    assert set(passes) == {"Capture", "Downscale", "BlurDownsample", "Blur", "Composite"}, passes
+    assert set(passes) == {"Capture", "Downscale", "BlurDownsample", "Blur", "Composite"} | CUT_PASSES, passes
     cw, ch = passes["Composite"][:2]
     bw, bh = passes["Blur"][:2]
     assert bw * 4 <= cw and bh * 4 <= ch, f"blur at {bw}x{bh} for a {cw}x{ch} frame: not at low resolution"
@@ -113,10 +120,12 @@ def test_grow_and_feather_add_their_passes_only_when_set(obs: h.ObsInstance) -> 
 
 
 def test_sync_mode_keeps_frames_and_only_then(obs: h.ObsInstance) -> None:
+    """Sync mode keeps a copy of every frame and shows each with its own mask: no cut passes there; off, the
+    cut passes instead (one full-size copy either way)."""
     passes = settle(obs, {"mode": "transparent", "sync_video": True})
-    assert "KeepFrame" in passes, passes
+    assert "KeepFrame" in passes and not CUT_PASSES & set(passes), passes
     passes = settle(obs, {"mode": "transparent"})
-    assert "KeepFrame" not in passes, passes
+    assert "KeepFrame" not in passes and CUT_PASSES <= set(passes), passes
 
 
 def test_the_mask_view_replaces_the_composite_and_costs_nothing_when_off(obs: h.ObsInstance) -> None:
@@ -124,6 +133,6 @@ def test_the_mask_view_replaces_the_composite_and_costs_nothing_when_off(obs: h.
     the background is shown); off, the passes are those above (test_transparent_runs_..., test_blur_...)."""
     for view in ["mask", "overlay"]:
         passes = settle(obs, {"mode": "blur", "mask_view": view})
-        assert set(passes) == {"Capture", "Downscale", "MaskView"}, (view, passes)
+        assert set(passes) == {"Capture", "Downscale", "MaskView"} | CUT_PASSES, (view, passes)
     passes = settle(obs, {"mode": "blur", "mask_view": "off"})
-    assert set(passes) == {"Capture", "Downscale", "BlurDownsample", "Blur", "Composite"}, passes
+    assert set(passes) == {"Capture", "Downscale", "BlurDownsample", "Blur", "Composite"} | CUT_PASSES, passes

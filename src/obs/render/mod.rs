@@ -21,6 +21,7 @@ use super::graphics::{Effect, Texture, TextureRef};
 use super::pass_times::{timed, PassTimes};
 use super::source::FilterSource;
 use crate::background_image::{fit_transform, UvTransform};
+use crate::cut_hold::NewestMask;
 use crate::image_loader::ImageLoader;
 use crate::prediction::FirstShownLag;
 use crate::settings::{BackgroundMode, MaskView, Settings};
@@ -29,7 +30,7 @@ use analysis::Analysis;
 use backdrop::Backdrop;
 pub use backdrop::BackdropSource;
 use blurred_background::BlurredBackground;
-use cut_hold::{CutHold, Shown};
+use cut_hold::{CutFrames, Shown};
 use input::{FramePasses, Input};
 use kept_frames::KeptFrames;
 use mask_textures::MaskTextures;
@@ -48,7 +49,7 @@ pub struct RenderPipeline {
     shaders: Shaders,
     analysis: Analysis,
     kept: KeptFrames,
-    cuts: CutHold,
+    cuts: CutFrames,
     /// The kept copy shown instead of the live input (sync mode) or the frame held at a cut, and its video
     /// frame, if any.
     shown: Option<(TextureRef, u64)>,
@@ -76,7 +77,7 @@ impl RenderPipeline {
             shaders: Shaders::new(Effect::from_file(effect_file)?),
             analysis: Analysis::new(),
             kept: KeptFrames::new(),
-            cuts: CutHold::new(),
+            cuts: CutFrames::new(),
             shown: None,
             cut_check: Shown::Live,
             next_seq: 0,
@@ -100,7 +101,7 @@ impl RenderPipeline {
 
     /// The scene cuts held so far and the frames they held in all.
     pub fn cuts_held(&self) -> (u64, u64) {
-        (self.cuts.cuts, self.cuts.held_frames)
+        self.cuts.held()
     }
 
     /// How many frames the mask trails the newest frame (`synced` false), or, in sync mode when a frame the
@@ -163,7 +164,24 @@ impl RenderPipeline {
         // prediction measure time in frames the source's pictures advanced, not in renders.
         let seq = super::source::video_frame_number().filter(|&n| n >= self.next_seq).unwrap_or(self.next_seq);
         self.next_seq = seq + 1;
-        if let Some(newest) = worker.latest_mask() {
+        let newest = worker.latest_mask();
+        self.cut_check = Shown::Live;
+        let held = if settings.sync_video {
+            self.cuts.clear();
+            self.kept.keep(live, seq, size, &self.shaders, &mut self.timing);
+            None
+        } else {
+            let mask = newest.as_ref().map(|m| NewestMask { seq: m.seq, whole_frame: m.refined.crop.is_full() });
+            match self.cuts.next_frame(live, seq, size, mask, &self.shaders, &mut self.timing) {
+                Shown::Held { frame, seq } => Some((frame, seq)),
+                check => {
+                    self.cut_check = check;
+                    None
+                }
+            }
+        };
+        // While a cut is held, the old scene's mask stays with the old scene's frame.
+        if let Some(newest) = newest.filter(|m| self.cuts.shows_mask_of(m.seq)) {
             if self.mask.as_ref().is_none_or(|t| t.seq != newest.seq) {
                 self.mask = MaskTextures::upload(self.mask.take(), &newest, &mut self.padded_rows);
                 self.first_shown.push(seq.saturating_sub(newest.seq));
@@ -173,21 +191,6 @@ impl RenderPipeline {
                 mask.holds_through = newest.holds_through();
             }
         }
-        self.cut_check = Shown::Live;
-        let held = if settings.sync_video {
-            self.cuts.clear();
-            self.kept.keep(live, seq, size, &self.shaders, &mut self.timing);
-            None
-        } else {
-            let newest = self.mask.as_ref().map(|m| (m.seq, m.crop));
-            match self.cuts.next_frame(live, seq, size, newest, &self.shaders, &mut self.timing) {
-                Shown::Held { frame, seq } => Some((frame, seq)),
-                check => {
-                    self.cut_check = check;
-                    None
-                }
-            }
-        };
         // While a cut is held the worker sees the whole frame: its new scene's first mask ends the hold.
         self.analysis.run(live, worker, seq, size, self.cuts.holding(), &self.shaders, &mut self.timing);
         // Sync mode shows the newest kept frame the mask holds for (the one it was computed from, or a later
