@@ -8,6 +8,12 @@
 //! When the CPU reads that verdict, a frame later, it holds the copy itself until a mask of the new scene,
 //! of the whole frame, arrives (or HOLD_MAX frames passed). The viewer sees the cut those frames later; the
 //! video then goes on live, so audio is out of step only while a cut is held.
+//!
+//! The copy is a full-size pass every frame, insurance that a webcam, which never cuts, should not pay for.
+//! So the thumbnails and verdicts always run (they are tiny), but the copies, and with them the holds, only
+//! once a cut was seen on the source, until ARMED_FRAMES pass without one: a source fed by a scene switcher
+//! or a playlist has its first cut shown as before (two frames with the old scene's mask) and the later
+//! ones held.
 
 /// Mean change of the thumbnail's luma (0..255) between two frames that makes a cut. The largest change
 /// between neighbouring frames of real footage here is 7.6 (DAVIS parkour: a panning camera, a running
@@ -17,6 +23,9 @@ pub const CUT_LEVEL: f32 = 25.0;
 /// Video frames a cut is held at most, if the new scene's mask is slow to come (a slow model, a stalled
 /// worker): a quarter of a second at 30 fps; after that the new scene shows with the masks there are.
 pub const HOLD_MAX: u64 = 8;
+
+/// Video frames the copies go on after a cut was seen: ten minutes at 30 fps.
+pub const ARMED_FRAMES: u64 = 18_000;
 
 /// The newest mask, as far as a hold cares: its video frame, and whether it covers the whole frame ("Follow
 /// the person" cuts the cut's own frame to the old scene's crop; the hold waits for a whole look).
@@ -44,8 +53,8 @@ pub struct FramePlan {
 pub struct Check {
     /// The previous frame's thumbnail.
     pub thumbnail: usize,
-    /// The previous frame's copy: shown instead where the verdict says cut.
-    pub copy: usize,
+    /// The previous frame's copy, while copies are made: shown instead where the verdict says cut.
+    pub copy: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -62,10 +71,13 @@ pub struct CutHold {
     copies: [Option<u64>; 2],
     thumbnails: [Option<u64>; 2],
     /// The frame whose verdict was made and not read yet, and the copy it showed where the verdict said cut.
-    pending: Option<(u64, usize)>,
+    pending: Option<(u64, Option<usize>)>,
     holding: Option<Hold>,
     last_seq: Option<u64>,
-    /// Cuts held, and the frames they held for in all (the log line when the filter goes).
+    /// Copies are made before this video frame (a cut was seen ARMED_FRAMES before it).
+    armed_until: u64,
+    /// Cuts seen, cuts held, and the frames they held for in all (the log line when the filter goes).
+    pub cuts_seen: u64,
     pub cuts: u64,
     pub held_frames: u64,
 }
@@ -73,12 +85,18 @@ pub struct CutHold {
 impl CutHold {
     /// Forgets every frame (sync mode, which shows every frame with its own mask; a new frame size).
     pub fn clear(&mut self) {
-        *self = CutHold { cuts: self.cuts, held_frames: self.held_frames, ..CutHold::default() };
+        let CutHold { armed_until, cuts_seen, cuts, held_frames, .. } = *self;
+        *self = CutHold { armed_until, cuts_seen, cuts, held_frames, ..CutHold::default() };
     }
 
     /// Whether a verdict waits to be read (before `plan`).
     pub fn verdict_due(&self) -> bool {
         self.pending.is_some()
+    }
+
+    /// Whether copies are made: a cut was seen less than ARMED_FRAMES ago.
+    pub fn armed(&self) -> bool {
+        self.last_seq.is_some_and(|seq| seq < self.armed_until)
     }
 
     /// Whether a cut is held: the worker is then given the whole frame.
@@ -97,8 +115,11 @@ impl CutHold {
     pub fn plan(&mut self, seq: u64, verdict: Option<bool>, newest: Option<NewestMask>) -> FramePlan {
         let previous = self.last_seq.replace(seq);
         if let (Some((cut, copy)), Some(true)) = (self.pending.take(), verdict) {
-            if let Some(held) = self.copies[copy].filter(|_| self.holding.is_none()) {
-                self.holding = Some(Hold { copy, seq: held, cut });
+            self.cuts_seen += 1;
+            self.armed_until = cut + ARMED_FRAMES;
+            let held = copy.and_then(|c| self.copies[c].map(|seq| (c, seq)));
+            if let Some((copy, seq)) = held.filter(|_| self.holding.is_none()) {
+                self.holding = Some(Hold { copy, seq, cut });
                 self.cuts += 1;
             }
         }
@@ -109,6 +130,10 @@ impl CutHold {
                 self.holding = None;
             }
         }
+        let armed = seq < self.armed_until;
+        if !armed {
+            self.copies = [None; 2];
+        }
         // Never over the previous frame's thumbnail or copy: this frame is compared with them.
         let thumbnail = usize::from(previous.is_some() && self.thumbnails[0] == previous);
         let before = self.copies.iter().position(|c| c.is_some() && *c == previous);
@@ -117,10 +142,10 @@ impl CutHold {
             return FramePlan { thumbnail, check: None, copy_to: None, held: Some((hold.copy, hold.seq)) };
         }
         // Only against the frame just before: a copy of an older one would step back in time.
-        let check = before
-            .filter(|_| self.thumbnails[1 - thumbnail] == previous)
-            .map(|copy| Check { thumbnail: 1 - thumbnail, copy });
-        FramePlan { thumbnail, check, copy_to: Some(before.map_or(0, |b| 1 - b)), held: None }
+        let check = (previous.is_some() && self.thumbnails[1 - thumbnail] == previous)
+            .then_some(Check { thumbnail: 1 - thumbnail, copy: before });
+        let copy_to = armed.then_some(before.map_or(0, |b| 1 - b));
+        FramePlan { thumbnail, check, copy_to, held: None }
     }
 
     /// This frame's thumbnail was made (or not).
@@ -143,7 +168,7 @@ impl CutHold {
 mod tests {
     use super::*;
 
-    /// Runs frame `seq` as the GPU side does, with every pass succeeding; `cut` is what the GPU finds.
+    /// Frame `seq` as the GPU side runs it, every pass succeeding; `cut`: what the GPU finds on it.
     fn frame(
         h: &mut CutHold,
         seq: u64,
@@ -168,94 +193,121 @@ mod tests {
         Some(NewestMask { seq, whole_frame: true })
     }
 
-    #[test]
-    fn every_frame_is_checked_against_the_one_before_without_overwriting_it() {
+    /// Frames 0-3 with a cut on frame 2, seen on frame 3: copies from then on, nothing held.
+    fn armed() -> (CutHold, Option<bool>) {
         let (mut h, mut found) = (CutHold::default(), None);
-        assert_eq!(frame(&mut h, 0, false, &mut found, None).check, None, "nothing before the first frame");
-        for seq in 1..20 {
-            let plan = frame(&mut h, seq, false, &mut found, mask(seq - 1));
-            let check = plan.check.expect("checked");
-            assert_eq!(h.copies[check.copy], Some(seq - 1));
-            assert_ne!(plan.copy_to, Some(check.copy), "frame {seq} copied over the frame it may show");
-            assert_ne!(plan.thumbnail, check.thumbnail);
+        for seq in 0..4 {
+            let plan = frame(&mut h, seq, seq == 2, &mut found, None);
             assert_eq!(plan.held, None);
         }
-        assert_eq!(h.cuts, 0);
+        assert!(h.armed());
+        assert_eq!((h.cuts_seen, h.cuts), (1, 0), "the first cut is seen, not held: nothing was copied");
+        (h, found)
+    }
+
+    #[test]
+    fn a_source_without_cuts_is_checked_every_frame_and_never_copied() {
+        let (mut h, mut found) = (CutHold::default(), None);
+        assert_eq!(frame(&mut h, 0, false, &mut found, None).check, None, "nothing before the first frame");
+        for seq in 1..100 {
+            let plan = frame(&mut h, seq, false, &mut found, mask(seq - 1));
+            let check = plan.check.expect("checked");
+            assert_ne!(plan.thumbnail, check.thumbnail);
+            assert_eq!((check.copy, plan.copy_to, plan.held), (None, None, None));
+        }
+        assert!(!h.armed());
+    }
+
+    #[test]
+    fn once_armed_each_frame_is_copied_beside_the_previous_frames_copy() {
+        let (mut h, mut found) = armed();
+        for seq in 4..20 {
+            let plan = frame(&mut h, seq, false, &mut found, mask(seq - 1));
+            let before = plan.check.and_then(|c| c.copy).expect("checked against a copy");
+            assert_eq!(h.copies[before], Some(seq - 1));
+            assert_eq!(plan.copy_to, Some(1 - before), "frame {seq} copied over the frame it may show");
+        }
+    }
+
+    #[test]
+    fn copies_stop_armed_frames_after_the_last_cut() {
+        let (mut h, mut found) = armed();
+        let last = 2 + ARMED_FRAMES;
+        assert!(frame(&mut h, last - 1, false, &mut found, None).copy_to.is_some());
+        assert!(frame(&mut h, last, false, &mut found, None).copy_to.is_none());
+        assert!(!h.armed());
     }
 
     #[test]
     fn a_cut_holds_the_frame_before_it_until_the_new_scenes_whole_mask() {
-        let (mut h, mut found) = (CutHold::default(), None);
-        for seq in 0..10 {
-            frame(&mut h, seq, false, &mut found, mask(seq.saturating_sub(2)));
+        let (mut h, mut found) = armed();
+        for seq in 4..10 {
+            frame(&mut h, seq, false, &mut found, mask(seq - 2));
         }
         // Frame 10 is a new scene: the GPU shows frame 9 instead; the CPU learns of it on frame 11.
         let plan = frame(&mut h, 10, true, &mut found, mask(8));
-        let check = plan.check.expect("frame 10 checked");
-        assert_eq!(h.copies[check.copy], Some(9));
+        let copy = plan.check.and_then(|c| c.copy).expect("frame 10 checked against a copy");
+        assert_eq!(h.copies[copy], Some(9));
         let plan = frame(&mut h, 11, false, &mut found, mask(9));
-        assert_eq!(plan.held, Some((check.copy, 9)));
-        assert_eq!(plan.copy_to, None, "the held copy is kept");
-        assert_eq!(plan.check, None);
+        assert_eq!(plan.held, Some((copy, 9)));
+        assert_eq!((plan.copy_to, plan.check), (None, None), "the held copy is kept");
         assert!(h.holding());
         // A mask of the new scene cut to the old crop does not end it; a whole one does.
         let cropped = Some(NewestMask { seq: 10, whole_frame: false });
-        assert_eq!(frame(&mut h, 12, false, &mut found, cropped).held, Some((check.copy, 9)));
+        assert_eq!(frame(&mut h, 12, false, &mut found, cropped).held, Some((copy, 9)));
         assert!(h.shows_mask_of(9) && !h.shows_mask_of(10), "only the old scene's masks go with the held frame");
         let plan = frame(&mut h, 13, false, &mut found, mask(11));
         assert_eq!(plan.held, None);
         assert!(h.shows_mask_of(11));
-        assert_eq!(plan.check, None, "frame 12 was never copied: nothing to step back to");
-        assert!(frame(&mut h, 14, false, &mut found, mask(12)).check.is_some());
-        assert_eq!((h.cuts, h.held_frames), (1, 2));
+        assert_eq!(plan.check.and_then(|c| c.copy), None, "frame 12 was never copied: nothing to step back to");
+        assert!(frame(&mut h, 14, false, &mut found, mask(12)).check.and_then(|c| c.copy).is_some());
+        assert_eq!((h.cuts_seen, h.cuts, h.held_frames), (2, 1, 2));
     }
 
     #[test]
     fn a_hold_ends_after_hold_max_frames_without_a_new_mask() {
-        let (mut h, mut found) = (CutHold::default(), None);
-        for seq in 0..5 {
-            frame(&mut h, seq, seq == 4, &mut found, mask(0));
+        let (mut h, mut found) = armed();
+        for seq in 4..8 {
+            frame(&mut h, seq, seq == 7, &mut found, mask(0));
         }
         let held: Vec<u64> =
-            (5..20).filter(|&seq| frame(&mut h, seq, false, &mut found, mask(3)).held.is_some()).collect();
-        assert_eq!(held, (5..4 + HOLD_MAX).collect::<Vec<_>>());
+            (8..30).filter(|&seq| frame(&mut h, seq, false, &mut found, mask(6)).held.is_some()).collect();
+        assert_eq!(held, (8..7 + HOLD_MAX).collect::<Vec<_>>());
     }
 
     #[test]
     fn skipped_video_frames_still_compare_with_the_last_frame_rendered() {
-        let (mut h, mut found) = (CutHold::default(), None);
-        frame(&mut h, 0, false, &mut found, None);
-        let plan = frame(&mut h, 3, true, &mut found, None);
-        assert_eq!(h.copies[plan.check.expect("checked").copy], Some(0));
-        assert_eq!(frame(&mut h, 4, false, &mut found, None).held.map(|(_, seq)| seq), Some(0));
+        let (mut h, mut found) = armed();
+        frame(&mut h, 4, false, &mut found, None);
+        let plan = frame(&mut h, 7, true, &mut found, None);
+        assert_eq!(plan.check.and_then(|c| c.copy).map(|c| h.copies[c]), Some(Some(4)));
+        assert_eq!(frame(&mut h, 8, false, &mut found, None).held.map(|(_, seq)| seq), Some(4));
     }
 
     #[test]
-    fn no_check_without_the_previous_frames_thumbnail_or_an_unread_verdict() {
-        let (mut h, mut found) = (CutHold::default(), None);
-        frame(&mut h, 0, false, &mut found, None);
-        let plan = h.plan(1, None, None);
-        h.thumbnail_made(plan.thumbnail, 1, false);
-        h.copied(plan.copy_to.expect("copied"), 1, true);
-        assert_eq!(h.plan(2, None, None).check, None, "frame 1 has no thumbnail");
+    fn no_check_without_the_previous_frames_thumbnail_and_no_hold_without_a_verdict() {
+        let (mut h, mut found) = armed();
+        let plan = h.plan(4, found.take(), None);
+        h.thumbnail_made(plan.thumbnail, 4, false);
+        h.copied(plan.copy_to.expect("copied"), 4, true);
+        assert_eq!(h.plan(5, None, None).check, None, "frame 4 has no thumbnail");
         // A verdict that says cut but could not be read holds nothing.
-        let (mut h, mut found) = (CutHold::default(), None);
-        frame(&mut h, 0, false, &mut found, None);
-        frame(&mut h, 1, true, &mut found, None);
-        assert_eq!(h.plan(2, None, None).held, None);
+        let (mut h, mut found) = armed();
+        frame(&mut h, 4, false, &mut found, None);
+        frame(&mut h, 5, true, &mut found, None);
+        assert_eq!(h.plan(6, None, None).held, None);
     }
 
     #[test]
     fn clearing_forgets_the_frames_but_not_the_counts() {
-        let (mut h, mut found) = (CutHold::default(), None);
-        for seq in 0..3 {
-            frame(&mut h, seq, seq == 2, &mut found, None);
+        let (mut h, mut found) = armed();
+        for seq in 4..7 {
+            frame(&mut h, seq, seq == 5, &mut found, None);
         }
-        frame(&mut h, 3, false, &mut found, None);
         assert!(h.holding());
         h.clear();
         assert!(!h.holding());
-        assert_eq!(h.plan(4, None, None).check, None);
-        assert_eq!(h.cuts, 1);
+        assert_eq!(h.plan(7, None, None).check, None);
+        assert_eq!((h.cuts_seen, h.cuts), (2, 1));
     }
 }

@@ -294,9 +294,9 @@ impl Drop for Filter {
             if let Some(reads) = pipeline.fenced_reads() {
                 log::info!("[{}] {reads}", self.source.name());
             }
-            let (cuts, held) = pipeline.cuts_held();
-            if cuts > 0 {
-                log::info!("[{}] {cuts} scene cuts held ({held} frames in all)", self.source.name());
+            let (seen, cuts, held) = pipeline.cuts();
+            if seen > 0 {
+                log::info!("[{}] {seen} scene cuts seen, {cuts} held ({held} frames in all)", self.source.name());
             }
             with_graphics(|| drop(pipeline));
         }

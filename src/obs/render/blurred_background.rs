@@ -28,7 +28,7 @@ impl BlurredBackground {
 
     /// This frame's blurred background (made once however many views draw it).
     pub fn get(&mut self, frame: &FramePasses<'_>, timing: &mut Option<PassTimes>) -> TextureRef {
-        let FramePasses { input, shown, settings, mask, size, shaders } = *frame;
+        let FramePasses { input, settings, mask, size, shaders } = *frame;
         if self.fresh {
             return self.blurred.texture();
         }
@@ -38,7 +38,6 @@ impl BlurredBackground {
         timed(timing, "BlurDownsample", (w, h), || {
             self.a.render(w, h, || {
                 shaders.set_mask(mask, settings);
-                shaders.set_shown(shown);
                 shaders.params.footprint.set_vec2([1.0 / w as f32, 1.0 / h as f32]);
                 input.draw(&shaders.effect, technique, w, h);
             })

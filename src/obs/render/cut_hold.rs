@@ -1,9 +1,10 @@
 //! Scene cuts on the GPU (the plan is `crate::cut_hold`): each frame's 8x8 thumbnail, the verdict on
 //! whether it is a new scene (one pixel, compared with the previous frame's thumbnail, read back a frame
-//! later), and a full-size copy of the frame, which the next frame shows instead of its own where the
-//! verdict says cut (`frame_color` in the effect) and which is held until the new scene's mask is ready.
-//! Per frame that is a full-size copy, passes of 64 and 1 pixels and a 1-pixel read. Off in sync mode,
-//! which shows every frame with its own mask anyway.
+//! later), and, once the source has cut (`cut_hold::ARMED_FRAMES`), the copy every later pass reads: the
+//! frame itself, or where the verdict says cut the previous frame shown, which is then held until the new
+//! scene's mask is ready. Per frame that is passes of 64 and 1 pixels and a 1-pixel read, and while armed
+//! one full-size pass. Off in sync mode, which shows every frame with its own mask anyway (and keeps copies
+//! of its own).
 
 use super::super::graphics::{Format, StageSurface, TexRender, TextureRef};
 use super::super::pass_times::{timed, PassTimes};
@@ -13,17 +14,6 @@ use crate::cut_hold::{Check, CutHold, NewestMask, CUT_LEVEL};
 
 /// Cells per side of the thumbnail (the effect's Thumbnail and CutVerdict read 8x8 too).
 const THUMB: u32 = 8;
-
-/// What the frame passes show this frame.
-#[derive(Clone, Copy)]
-pub enum Shown {
-    /// The input.
-    Live,
-    /// The input, or, where the GPU's verdict says this frame is a cut, the previous frame (`held`).
-    LiveUnlessCut { held: TextureRef, verdict: TextureRef },
-    /// A cut the CPU knows of: the old scene's last frame (video frame `seq`).
-    Held { frame: TextureRef, seq: u64 },
-}
 
 pub struct CutFrames {
     plan: CutHold,
@@ -61,14 +51,14 @@ impl CutFrames {
         self.plan.shows_mask_of(seq)
     }
 
-    /// The cuts held so far and the frames they held in all.
-    pub fn held(&self) -> (u64, u64) {
-        (self.plan.cuts, self.plan.held_frames)
+    /// The cuts seen and held so far, and the frames they held in all.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (self.plan.cuts_seen, self.plan.cuts, self.plan.held_frames)
     }
 
     /// Once per video frame `seq` (after the newest mask was taken): learns the previous frame's verdict,
     /// ends a hold once the newest mask is of the new scene, and makes this frame's thumbnail, verdict and
-    /// copy. Returns what the frame passes show.
+    /// copy. Returns what the frame passes read, and its video frame (None: the input itself).
     pub fn next_frame(
         &mut self,
         live: Input,
@@ -77,7 +67,7 @@ impl CutFrames {
         newest: Option<NewestMask>,
         shaders: &Shaders,
         timing: &mut Option<PassTimes>,
-    ) -> Shown {
+    ) -> Option<(TextureRef, u64)> {
         if self.size != size {
             self.plan.clear();
             self.size = size;
@@ -97,20 +87,25 @@ impl CutFrames {
         if let Some(check) = checked {
             self.plan.checked(seq, check);
         }
-        if let Some(slot) = plan.copy_to {
-            let copy = &mut self.copies[slot];
-            let copied = timed(timing, "CutCopy", size, || {
-                copy.render(size.0, size.1, || live.draw(&shaders.effect, c"Copy", size.0, size.1))
-            });
-            self.plan.copied(slot, seq, copied);
+        if let Some((slot, held)) = plan.held {
+            return Some((self.copies[slot].texture(), held));
         }
-        match (plan.held, checked) {
-            (Some((slot, seq)), _) => Shown::Held { frame: self.copies[slot].texture(), seq },
-            (None, Some(check)) => {
-                Shown::LiveUnlessCut { held: self.copies[check.copy].texture(), verdict: self.verdict.texture() }
-            }
-            (None, None) => Shown::Live,
-        }
+        let slot = plan.copy_to?;
+        let (copies, verdict, p) = (&mut self.copies, self.verdict.texture(), &shaders.params);
+        let before = checked.and_then(|check| check.copy).map(|copy| copies[copy].texture());
+        let copy = &mut copies[slot];
+        let copied = timed(timing, "CutCopy", size, || {
+            copy.render(size.0, size.1, || {
+                p.hold_check.set_float(if before.is_some() { 1.0 } else { 0.0 });
+                if let Some(before) = before {
+                    p.held.set_texture(before);
+                    p.cut_verdict.set_texture(verdict);
+                }
+                live.draw(&shaders.effect, c"CutCopy", size.0, size.1);
+            })
+        });
+        self.plan.copied(slot, seq, copied);
+        copied.then(|| (self.copies[slot].texture(), seq))
     }
 
     /// The verdict on this frame (its thumbnail `now` against the previous frame's) into the 1-pixel target,

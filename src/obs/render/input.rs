@@ -2,18 +2,16 @@
 
 use super::super::graphics::{Effect, TextureRef};
 use super::super::source::FilterSource;
-use super::cut_hold::Shown;
 use super::mask_textures::MaskTextures;
 use super::shaders::Shaders;
 use crate::settings::Settings;
 use std::ffi::CStr;
 
-/// What the passes of one video frame read: the frame, whether a cut may show the previous one instead, the
-/// settings, the mask placed on it, the frame's size and the effect.
+/// What the passes of one video frame read: the frame, the settings, the mask placed on it, the frame's size
+/// and the effect.
 #[derive(Clone, Copy)]
 pub struct FramePasses<'a> {
     pub input: Input,
-    pub shown: Shown,
     pub settings: &'a Settings,
     pub mask: &'a MaskTextures,
     pub size: (u32, u32),

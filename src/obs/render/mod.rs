@@ -30,7 +30,7 @@ use analysis::Analysis;
 use backdrop::Backdrop;
 pub use backdrop::BackdropSource;
 use blurred_background::BlurredBackground;
-use cut_hold::{CutFrames, Shown};
+use cut_hold::CutFrames;
 use input::{FramePasses, Input};
 use kept_frames::KeptFrames;
 use mask_textures::MaskTextures;
@@ -50,11 +50,9 @@ pub struct RenderPipeline {
     analysis: Analysis,
     kept: KeptFrames,
     cuts: CutFrames,
-    /// The kept copy shown instead of the live input (sync mode) or the frame held at a cut, and its video
-    /// frame, if any.
+    /// The copy the passes read instead of the live input, and its video frame: the kept frame the mask holds
+    /// for (sync mode), else this frame's copy or, at a cut, the old scene's last frame.
     shown: Option<(TextureRef, u64)>,
-    /// Whether this frame's passes check the GPU's verdict on a cut (`cut_hold`).
-    cut_check: Shown,
     /// One past the number of the last video frame rendered.
     next_seq: u64,
     mask: Option<MaskTextures>,
@@ -79,7 +77,6 @@ impl RenderPipeline {
             kept: KeptFrames::new(),
             cuts: CutFrames::new(),
             shown: None,
-            cut_check: Shown::Live,
             next_seq: 0,
             mask: None,
             first_shown: FirstShownLag::default(),
@@ -99,9 +96,9 @@ impl RenderPipeline {
         self.analysis.fenced_reads().map(|reads| reads.summary())
     }
 
-    /// The scene cuts held so far and the frames they held in all.
-    pub fn cuts_held(&self) -> (u64, u64) {
-        self.cuts.held()
+    /// The scene cuts seen and held so far, and the frames they held in all.
+    pub fn cuts(&self) -> (u64, u64, u64) {
+        self.cuts.counts()
     }
 
     /// How many frames the mask trails the newest frame (`synced` false), or, in sync mode when a frame the
@@ -165,20 +162,13 @@ impl RenderPipeline {
         let seq = super::source::video_frame_number().filter(|&n| n >= self.next_seq).unwrap_or(self.next_seq);
         self.next_seq = seq + 1;
         let newest = worker.latest_mask();
-        self.cut_check = Shown::Live;
-        let held = if settings.sync_video {
+        let cut_copy = if settings.sync_video {
             self.cuts.clear();
             self.kept.keep(live, seq, size, &self.shaders, &mut self.timing);
             None
         } else {
             let mask = newest.as_ref().map(|m| NewestMask { seq: m.seq, whole_frame: m.refined.crop.is_full() });
-            match self.cuts.next_frame(live, seq, size, mask, &self.shaders, &mut self.timing) {
-                Shown::Held { frame, seq } => Some((frame, seq)),
-                check => {
-                    self.cut_check = check;
-                    None
-                }
-            }
+            self.cuts.next_frame(live, seq, size, mask, &self.shaders, &mut self.timing)
         };
         // While a cut is held, the old scene's mask stays with the old scene's frame.
         if let Some(newest) = newest.filter(|m| self.cuts.shows_mask_of(m.seq)) {
@@ -194,11 +184,12 @@ impl RenderPipeline {
         // While a cut is held the worker sees the whole frame: its new scene's first mask ends the hold.
         self.analysis.run(live, worker, seq, size, self.cuts.holding(), &self.shaders, &mut self.timing);
         // Sync mode shows the newest kept frame the mask holds for (the one it was computed from, or a later
-        // one whose picture had not changed), while it is kept; at a cut, the old scene's last frame; else the
-        // live input.
-        self.shown = match held {
-            Some(held) => Some(held),
-            None => self.mask.as_ref().filter(|_| settings.sync_video).and_then(|m| self.kept.find(m.holds_through)),
+        // one whose picture had not changed), while it is kept; else this frame's copy (at a cut, the old
+        // scene's last frame); the live input when there is neither.
+        self.shown = if settings.sync_video {
+            self.mask.as_ref().and_then(|m| self.kept.find(m.holds_through))
+        } else {
+            cut_copy
         };
         if let Some(mask) = self.mask.as_mut() {
             mask.place_on(self.shown.map_or(seq, |(_, shown)| shown));
@@ -218,12 +209,11 @@ impl RenderPipeline {
         let (shaders, timing) = (&self.shaders, &mut self.timing);
         // OBS resets every effect parameter when a technique ends, so the earlier passes run first and each
         // draw then sets all the parameters it reads.
-        let frame = FramePasses { input, shown: self.cut_check, settings, mask, size: self.size, shaders };
+        let frame = FramePasses { input, settings, mask, size: self.size, shaders };
         let alpha = self.alpha.get(&frame, timing);
         if let Some(technique) = mask_view_technique(settings.mask_view) {
             // Instead of the composite, in one pass of its own: no background is made.
             shaders.set_opacity(mask, settings, alpha);
-            shaders.set_shown(frame.shown);
             timed(timing, "MaskView", (cx, cy), || input.draw(&shaders.effect, technique, cx, cy));
             return;
         }
@@ -252,7 +242,6 @@ impl RenderPipeline {
         }
         let p = &shaders.params;
         shaders.set_opacity(mask, settings, alpha);
-        shaders.set_shown(frame.shown);
         p.light_wrap.set_float(settings.light_wrap);
         p.color.set_vec4(settings.color.to_unit());
         if let Some((texture, fit)) = background {

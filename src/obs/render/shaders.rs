@@ -1,7 +1,6 @@
 //! The effect file and its parameters, looked up once, and the one-pass helpers every stage draws with.
 
 use super::super::graphics::{Effect, Param, TexRender, TextureRef};
-use super::cut_hold::Shown;
 use super::mask_textures::MaskTextures;
 use crate::settings::Settings;
 use std::ffi::CStr;
@@ -92,19 +91,6 @@ impl Shaders {
         self.params.alpha_ready.set_float(if shaped.is_some() { 1.0 } else { 0.0 });
         if let Some(a) = shaped {
             self.params.alpha.set_texture(a);
-        }
-    }
-
-    /// Where this frame's passes read the previous frame instead of the input (`frame_color`): a cut the GPU
-    /// found itself (`cut_hold`).
-    pub fn set_shown(&self, shown: Shown) {
-        let p = &self.params;
-        if let Shown::LiveUnlessCut { held, verdict } = shown {
-            p.held.set_texture(held);
-            p.cut_verdict.set_texture(verdict);
-            p.hold_check.set_float(1.0);
-        } else {
-            p.hold_check.set_float(0.0);
         }
     }
 

@@ -21,7 +21,7 @@ impl ShapedAlpha {
     /// The shaped opacity of this frame (made once however many views draw it), or None when neither grow nor
     /// feather is set.
     pub fn get(&mut self, frame: &FramePasses<'_>, timing: &mut Option<PassTimes>) -> Option<TextureRef> {
-        let FramePasses { input, shown, settings, mask, size, shaders } = *frame;
+        let FramePasses { input, settings, mask, size, shaders } = *frame;
         if settings.grow == 0 && settings.feather == 0 {
             return None;
         }
@@ -33,7 +33,6 @@ impl ShapedAlpha {
         timed(timing, "RefineMask", (w, h), || {
             self.a.render(w, h, || {
                 shaders.set_mask(mask, settings);
-                shaders.set_shown(shown);
                 input.draw(&shaders.effect, c"RefineMask", w, h);
             })
         });
