@@ -500,6 +500,37 @@ def test_a_video_plays_through_the_filter_in_every_mode(display: str, references
     assert person < 3.0, f"{mode}: the person is {person:.1f} levels from the clip"
 
 
+CUTS_LINE = re.compile(r"(\d+) scene cuts seen, (\d+) held \((\d+) frames in all\)")
+
+
+@pytest.fixture(scope="module")
+def cut_video() -> Path:
+    """The person photo and its negative, a second each, six times: a cut every second."""
+    clip = ARTIFACTS / "cuts.mp4"
+    photo = np.array(Image.open(person_picture()).convert("RGB"))
+    hgt, w = photo.shape[:2]
+    frames = b"".join((photo if (n // 30) % 2 == 0 else 255 - photo).tobytes() for n in range(180))
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{hgt}",
+                    "-r", "30", "-i", "-", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", str(clip)],
+                   input=frames, check=True)
+    return clip
+
+
+@pytest.mark.parametrize("renderer", ["d3d11", "opengl"])
+def test_scene_cuts_are_held_in_both_renderers(display: str, cut_video: Path, renderer: str) -> None:
+    """The cut check runs on the GPU (an 8x8 thumbnail, a one-pixel verdict read back a frame later, the copy
+    the passes read): in Windows libobs the filter sees the clip's cuts and holds all but the first, which
+    starts the copies (src/cut_hold.rs; scored against the truth in tests/e2e/test_cuts.py)."""
+    run = run_host(display, renderer, mode_settings("transparent"), f"cuts-{renderer}", [6.5], picture=cut_video)
+    check_clean_end(run)
+    found = [m for line in plugin_lines(run.log) if (m := CUTS_LINE.search(line))]
+    assert found, "no 'scene cuts seen' line when the filter went:\n" + "\n".join(plugin_lines(run.log)[-8:])
+    seen, held, frames = (int(g) for g in found[-1].groups())
+    print(f"cuts {renderer}: {seen} seen, {held} held, {frames} frames")
+    assert seen >= 3 and held >= seen - 1, found[-1].group(0)
+    assert held <= frames <= 8 * held, found[-1].group(0)
+
+
 LINUX_MAX_MEAN_DIFF = 2.0  # levels of 255, per channel, over the whole frame
 
 
