@@ -259,7 +259,9 @@ def summarise(blocks: list[Block]) -> dict[str, Any]:
     out["iou_by_frames_since_cut"] = {k: round(statistics.fmean(v), 4) for k, v in sorted(by_cut.items())}
     # What a viewer sees in the first frames of a cut: the new scene's first five frames, and the old
     # scene's last frame (shown again while a cut is held).
-    for key, pick in (("first5_after_cut", lambda s: 0 <= s.since_cut < 5), ("last_before_cut", lambda s: s.before_cut)):
+    for key, pick in (("first5_after_cut", lambda s: 0 <= s.since_cut < 5),
+                      ("first10_after_cut", lambda s: 0 <= s.since_cut < 10),
+                      ("last_before_cut", lambda s: s.before_cut)):
         ious = [s.iou for s in shots if pick(s)]
         out[key] = {"iou": statistics.fmean(ious) if ious else None, "n": len(ious)}
     status = [s for b in blocks for s in b.status]

@@ -57,12 +57,29 @@ pub struct Check {
     pub copy: Option<usize>,
 }
 
+/// Video frames between two renders past which the earlier one says nothing of the later: OBS skips a frame
+/// or two under load, but a longer gap means the source was not drawn in between (its scene off screen, the
+/// filter off), and a picture from before the pause must not be shown again.
+pub const MAX_GAP: u64 = 3;
+
 #[derive(Clone, Copy, Debug)]
 struct Hold {
     copy: usize,
     seq: u64,
-    /// The cut's own frame: the hold ends with a mask of it or later.
-    cut: u64,
+    /// The cut's own frame: masks from it on belong to the new scene.
+    first: u64,
+    /// The newest cut seen while holding: the hold ends with a whole mask of it or later.
+    last: u64,
+}
+
+/// A verdict made and not read yet.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    seq: u64,
+    /// The previous frame's copy, which the GPU copied instead of this frame where the verdict said cut.
+    before: Option<usize>,
+    /// Where this frame was copied: the previous frame's picture if the verdict said cut.
+    copied_to: Option<usize>,
 }
 
 #[derive(Default)]
@@ -70,8 +87,7 @@ pub struct CutHold {
     /// The video frame each copy holds, and each thumbnail.
     copies: [Option<u64>; 2],
     thumbnails: [Option<u64>; 2],
-    /// The frame whose verdict was made and not read yet, and the copy it showed where the verdict said cut.
-    pending: Option<(u64, Option<usize>)>,
+    pending: Option<Pending>,
     holding: Option<Hold>,
     last_seq: Option<u64>,
     /// Copies are made before this video frame (a cut was seen ARMED_FRAMES before it).
@@ -107,26 +123,25 @@ impl CutHold {
     /// Whether a mask of video frame `seq` may be shown now: while a cut is held, only the old scene's (a
     /// new scene's mask that does not end the hold, cut to the old crop, would not fit the held frame).
     pub fn shows_mask_of(&self, seq: u64) -> bool {
-        self.holding.is_none_or(|h| seq < h.cut)
+        self.holding.is_none_or(|h| seq < h.first)
     }
 
     /// Video frame `seq`: `verdict` is the previous frame's, as read back (None: none was due, or it could
     /// not be read), `newest` the newest mask.
     pub fn plan(&mut self, seq: u64, verdict: Option<bool>, newest: Option<NewestMask>) -> FramePlan {
-        let previous = self.last_seq.replace(seq);
-        if let (Some((cut, copy)), Some(true)) = (self.pending.take(), verdict) {
-            self.cuts_seen += 1;
-            self.armed_until = cut + ARMED_FRAMES;
-            let held = copy.and_then(|c| self.copies[c].map(|seq| (c, seq)));
-            if let Some((copy, seq)) = held.filter(|_| self.holding.is_none()) {
-                self.holding = Some(Hold { copy, seq, cut });
-                self.cuts += 1;
-            }
+        let last = self.last_seq.replace(seq);
+        let previous = last.filter(|last| seq.saturating_sub(*last) <= MAX_GAP);
+        if last.is_some() && previous.is_none() {
+            // After a pause nothing from before it is compared with, shown or held.
+            self.clear();
+            self.last_seq = Some(seq);
         }
-        self.pending = None;
+        if let Some(pending) = self.pending.take() {
+            self.learn(pending, verdict);
+        }
         if let Some(hold) = self.holding {
-            let new_scene = newest.is_some_and(|m| m.seq >= hold.cut && m.whole_frame);
-            if new_scene || seq.saturating_sub(hold.cut) >= HOLD_MAX {
+            let new_scene = newest.is_some_and(|m| m.seq >= hold.last && m.whole_frame);
+            if new_scene || seq.saturating_sub(hold.first) >= HOLD_MAX {
                 self.holding = None;
             }
         }
@@ -137,15 +152,46 @@ impl CutHold {
         // Never over the previous frame's thumbnail or copy: this frame is compared with them.
         let thumbnail = usize::from(previous.is_some() && self.thumbnails[0] == previous);
         let before = self.copies.iter().position(|c| c.is_some() && *c == previous);
+        // Only against the frame just before: a copy of an older one would step back in time. While a cut is
+        // held the CPU shows the held frame whatever the verdict, and a further cut only moves the hold's end.
+        let compared = previous.is_some() && self.thumbnails[1 - thumbnail] == previous;
         if let Some(hold) = self.holding {
             self.held_frames += 1;
-            return FramePlan { thumbnail, check: None, copy_to: None, held: Some((hold.copy, hold.seq)) };
+            let check = compared.then_some(Check { thumbnail: 1 - thumbnail, copy: None });
+            return FramePlan { thumbnail, check, copy_to: None, held: Some((hold.copy, hold.seq)) };
         }
-        // Only against the frame just before: a copy of an older one would step back in time.
-        let check = (previous.is_some() && self.thumbnails[1 - thumbnail] == previous)
-            .then_some(Check { thumbnail: 1 - thumbnail, copy: before });
+        let check = compared.then_some(Check { thumbnail: 1 - thumbnail, copy: before });
         let copy_to = armed.then_some(before.map_or(0, |b| 1 - b));
         FramePlan { thumbnail, check, copy_to, held: None }
+    }
+
+    /// What a read verdict means: a cut starts the copies and, if the GPU showed the previous frame's copy
+    /// instead, a hold on that copy (or, during a hold, moves its end).
+    fn learn(&mut self, pending: Pending, verdict: Option<bool>) {
+        let held = pending.before.and_then(|c| self.copies[c].map(|seq| (c, seq)));
+        match verdict {
+            Some(true) => {
+                self.cuts_seen += 1;
+                self.armed_until = pending.seq + ARMED_FRAMES;
+                if let Some(hold) = self.holding.as_mut() {
+                    hold.last = hold.last.max(pending.seq);
+                } else if let Some((copy, seq)) = held {
+                    self.holding = Some(Hold { copy, seq, first: pending.seq, last: pending.seq });
+                    self.cuts += 1;
+                }
+                // The GPU copied the previous frame's picture there, not this one's.
+                if let (Some(to), Some((_, seq))) = (pending.copied_to, held) {
+                    self.copies[to] = Some(seq);
+                }
+            }
+            // Unread: which picture the GPU copied is unknown, so that copy is never shown again.
+            None => {
+                if let (Some(to), Some(_)) = (pending.copied_to, held) {
+                    self.copies[to] = None;
+                }
+            }
+            Some(false) => {}
+        }
     }
 
     /// This frame's thumbnail was made (or not).
@@ -155,12 +201,18 @@ impl CutHold {
 
     /// This frame's verdict was made and its copy to the CPU started; it is read next frame.
     pub fn checked(&mut self, seq: u64, check: Check) {
-        self.pending = Some((seq, check.copy));
+        self.pending = Some(Pending { seq, before: check.copy, copied_to: None });
     }
 
-    /// This frame was copied (or not).
+    /// This frame was copied (or not). A copy that failed where the GPU may have chosen the previous frame
+    /// leaves the input shown: that verdict must then start no hold, or the old frame would come back.
     pub fn copied(&mut self, slot: usize, seq: u64, made: bool) {
         self.copies[slot] = made.then_some(seq);
+        match self.pending.as_mut().filter(|p| p.seq == seq) {
+            Some(p) if made => p.copied_to = Some(slot),
+            Some(p) => p.before = None,
+            None => {}
+        }
     }
 }
 
@@ -250,7 +302,8 @@ mod tests {
         assert_eq!(h.copies[copy], Some(9));
         let plan = frame(&mut h, 11, false, &mut found, mask(9));
         assert_eq!(plan.held, Some((copy, 9)));
-        assert_eq!((plan.copy_to, plan.check), (None, None), "the held copy is kept");
+        assert_eq!(plan.copy_to, None, "the held copy is kept");
+        assert_eq!(plan.check.map(|c| c.copy), Some(None), "checked for a further cut, against no copy");
         assert!(h.holding());
         // A mask of the new scene cut to the old crop does not end it; a whole one does.
         let cropped = Some(NewestMask { seq: 10, whole_frame: false });
@@ -296,6 +349,69 @@ mod tests {
         frame(&mut h, 4, false, &mut found, None);
         frame(&mut h, 5, true, &mut found, None);
         assert_eq!(h.plan(6, None, None).held, None);
+    }
+
+    #[test]
+    fn nothing_from_before_a_pause_is_compared_with_or_held() {
+        let (mut h, mut found) = armed();
+        for seq in 4..8 {
+            frame(&mut h, seq, false, &mut found, None);
+        }
+        // The source was not drawn for 100 frames (its scene off screen): no check against frame 7.
+        let plan = frame(&mut h, 107, true, &mut found, None);
+        assert_eq!(plan.check, None);
+        assert_eq!(frame(&mut h, 108, false, &mut found, None).held, None);
+        assert!(frame(&mut h, 109, false, &mut found, None).check.and_then(|c| c.copy).is_some());
+        // A hold does not outlast a pause either.
+        frame(&mut h, 110, true, &mut found, None);
+        assert!(frame(&mut h, 111, false, &mut found, None).held.is_some());
+        assert_eq!(frame(&mut h, 200, false, &mut found, None).held, None);
+    }
+
+    #[test]
+    fn a_further_cut_while_holding_moves_the_end_and_keeps_its_masks_off() {
+        let (mut h, mut found) = armed();
+        for seq in 4..8 {
+            frame(&mut h, seq, seq == 6, &mut found, None);
+        }
+        assert!(h.holding(), "the cut on frame 6 is held from frame 7");
+        // Frame 8 cuts again, to a third scene: a whole mask of the second scene no longer ends the hold.
+        frame(&mut h, 8, true, &mut found, mask(5));
+        let plan = frame(&mut h, 9, false, &mut found, mask(7));
+        assert_eq!(plan.held.map(|(_, seq)| seq), Some(5));
+        assert!(!h.shows_mask_of(7), "the second scene's mask is not shown on the first's frame");
+        assert!(frame(&mut h, 10, false, &mut found, mask(8)).held.is_none(), "the third scene's mask ends it");
+        assert_eq!((h.cuts_seen, h.cuts), (3, 1), "the first cut started the copies; the third extended the hold");
+    }
+
+    #[test]
+    fn a_copy_the_gpu_filled_with_the_previous_frame_is_labelled_so() {
+        let (mut h, mut found) = armed();
+        frame(&mut h, 4, false, &mut found, None);
+        let plan = frame(&mut h, 5, true, &mut found, None);
+        let copied_to = plan.copy_to.expect("copied");
+        frame(&mut h, 6, false, &mut found, None);
+        assert_eq!(h.copies[copied_to], Some(4), "frame 5's copy holds frame 4's picture");
+        // Unread, the verdict leaves that copy's picture unknown: it is never shown.
+        let (mut h, mut found) = armed();
+        frame(&mut h, 4, false, &mut found, None);
+        let plan = frame(&mut h, 5, true, &mut found, None);
+        let plan6 = h.plan(6, None, None);
+        assert_eq!(h.copies[plan.copy_to.expect("copied")], None);
+        assert_eq!(plan6.check.and_then(|c| c.copy), None);
+    }
+
+    #[test]
+    fn a_failed_copy_on_a_cut_starts_no_hold() {
+        let (mut h, mut found) = armed();
+        frame(&mut h, 4, false, &mut found, None);
+        let plan = h.plan(5, found.take(), None);
+        h.thumbnail_made(plan.thumbnail, 5, true);
+        h.checked(5, plan.check.expect("checked"));
+        h.copied(plan.copy_to.expect("a copy"), 5, false);
+        // The GPU said cut, but the input was shown (no copy): frame 4 must not come back.
+        assert_eq!(h.plan(6, Some(true), None).held, None);
+        assert_eq!(h.cuts_seen, 2, "the cut still counts, and keeps the copies on");
     }
 
     #[test]

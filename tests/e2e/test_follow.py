@@ -174,11 +174,20 @@ def test_the_model_looks_at_a_crop_around_the_person(follow: FollowEnv) -> None:
     assert h.iou(cropped_shot[..., 3] >= 128, figure) >= 0.97
 
 
+def span(samples: list) -> float:
+    """How far apart the figure's centres in the samples lie (px)."""
+    xs = [s.figure_x for s in samples]
+    return max(xs) - min(xs) if xs else 0.0
+
+
 def test_the_crop_follows_a_person_across_the_frame_and_back(follow: FollowEnv) -> None:
     follow.apply(MOVING, follow.bright, follow_person=True, sync_video=True, edge_refine=True)
     time.sleep(SETTLE)
     samples, shots, worst = [], 0, None
-    while len(samples) < SAMPLES and shots < MAX_SHOTS:
+    # Until SAMPLES samples and the figure has crossed the frame: how long SAMPLES screenshots take depends on
+    # the machine (a fast one took 30 while the figure went only from x=214 to 566, CI, 7 December 2026).
+    crossing = SIZE[0] - 2 * FIG_W
+    while (len(samples) < SAMPLES or span(samples) < crossing) and shots < MAX_SHOTS:
         shot = follow.obs.screenshot(MOVING)
         shots += 1
         s = measure(shot)
@@ -195,7 +204,7 @@ def test_the_crop_follows_a_person_across_the_frame_and_back(follow: FollowEnv) 
             f"IoU min {worst[0]:.3f}; frames off: " + " ".join(f"{s.frames:+.1f}" for s in samples))
     print(text)
     assert len(samples) >= SAMPLES // 2, text
-    assert xs[-1] - xs[0] >= SIZE[0] - 2 * FIG_W, "the figure did not cross the frame while sampling:\n" + text
+    assert xs[-1] - xs[0] >= crossing, "the figure did not cross the frame while sampling:\n" + text
     # The crop never cuts the person: wherever it goes, the mask covers it as on the whole frame.
     assert worst[0] >= IOU_MIN, "the mask lost part of the moving figure:\n" + text
     assert max(abs(s.frames) for s in samples) < 1.0, text

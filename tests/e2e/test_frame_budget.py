@@ -121,7 +121,7 @@ def test_grow_and_feather_add_their_passes_only_when_set(obs: h.ObsInstance) -> 
 
 def test_sync_mode_keeps_frames_and_only_then(obs: h.ObsInstance) -> None:
     """Sync mode keeps a copy of every frame and shows each with its own mask: no cut passes there; off, the
-    cut passes instead (one full-size copy either way)."""
+    cut check's two small passes instead (no copy: this still picture never cuts)."""
     passes = settle(obs, {"mode": "transparent", "sync_video": True})
     assert "KeepFrame" in passes and not CUT_PASSES & set(passes), passes
     passes = settle(obs, {"mode": "transparent"})

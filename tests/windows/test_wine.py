@@ -528,7 +528,7 @@ def test_scene_cuts_are_held_in_both_renderers(display: str, cut_video: Path, re
     seen, held, frames = (int(g) for g in found[-1].groups())
     print(f"cuts {renderer}: {seen} seen, {held} held, {frames} frames")
     assert seen >= 3 and held >= seen - 1, found[-1].group(0)
-    assert held <= frames <= 8 * held, found[-1].group(0)
+    assert 1 <= frames <= 7 * held, found[-1].group(0)  # at most HOLD_MAX - 1 frames each
 
 
 LINUX_MAX_MEAN_DIFF = 2.0  # levels of 255, per channel, over the whole frame

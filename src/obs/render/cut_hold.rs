@@ -6,6 +6,7 @@
 //! one full-size pass. Off in sync mode, which shows every frame with its own mask anyway (and keeps copies
 //! of its own).
 
+use super::super::copy_fence::CopyFence;
 use super::super::graphics::{Format, StageSurface, TexRender, TextureRef};
 use super::super::pass_times::{timed, PassTimes};
 use super::input::Input;
@@ -21,6 +22,9 @@ pub struct CutFrames {
     thumbnails: [TexRender; 2],
     verdict: TexRender,
     staged: Option<StageSurface>,
+    /// Where the renderer can be asked (D3D11), whether the verdict's copy is done: one not done is not read
+    /// (no hold for that frame) rather than waited for.
+    fence: Option<CopyFence>,
     size: (u32, u32),
 }
 
@@ -32,6 +36,7 @@ impl CutFrames {
             thumbnails: std::array::from_fn(|_| TexRender::new(Format::Rgba8)),
             verdict: TexRender::new(Format::Rgba8),
             staged: None,
+            fence: None,
             size: (0, 0),
         }
     }
@@ -125,14 +130,22 @@ impl CutFrames {
         }
         if self.staged.is_none() {
             self.staged = StageSurface::new(1, 1);
+            self.fence = CopyFence::new();
         }
         let Some(stage) = self.staged.as_mut() else { return false };
         stage.stage(self.verdict.texture());
+        if let Some(fence) = &self.fence {
+            fence.mark();
+        }
         true
     }
 
-    /// The verdict staged on the previous frame: whether it says cut, None if it could not be read.
+    /// The verdict staged on the previous frame: whether it says cut, None if it could not be read (or, on
+    /// D3D11, was not done yet).
     fn read_verdict(&mut self) -> Option<bool> {
+        if self.fence.as_ref().is_some_and(|f| !f.passed()) {
+            return None;
+        }
         let mut cut = false;
         self.staged.as_mut()?.read_rows(|row| cut = row[0] > 127).then_some(cut)
     }
