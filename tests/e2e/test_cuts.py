@@ -20,11 +20,10 @@ import re
 import shutil
 from typing import Iterator
 
-import numpy as np
 import pytest
 
-import obs_harness as h
-from conftest import ARTIFACTS, EVAL_DIR, PLUGIN_ROOT_REL
+import clip_in_obs as cio
+from conftest import ARTIFACTS, EVAL_DIR
 
 import motion_clips as mc  # noqa: E402  (scripts/, put on sys.path by obs_harness)
 import motion_score as ms  # noqa: E402
@@ -74,31 +73,11 @@ def cuts(tmp_path_factory) -> Iterator[dict]:
     OUT.mkdir(parents=True)
     clip = mc.clip(CLIP, EVAL_DIR)
     home = tmp_path_factory.mktemp("obs-cuts-home")
-    h.install_plugin(home / PLUGIN_ROOT_REL, OUT / "install-plugin.txt")
-    filt = h.obs_config.filter_entry(ms.FILTER, settings=ms.MODE)
-    source = h.obs_config.source(SOURCE, "ffmpeg_source",
-                                 {"local_file": str(clip.video), "is_local_file": True, "looping": True,
-                                  "restart_on_activate": False, "hw_decode": False}, [filt])
-    obs = h.ObsInstance(home=home, artifacts=OUT,
-                        config=h.ObsConfig(canvas=(mc.W, mc.H), fps=30, scenes=[h.obs_config.scene(SCENE, [SOURCE])],
-                                           sources=[source]))
+    obs = cio.obs_playing(clip, home, OUT, SOURCE, SCENE)
     try:
         obs.start()
-        if ms.wait_for_clip(obs, SOURCE, clip, FIRST_WAIT) is None:
-            h.save_png(ms.screenshot(obs, SOURCE), OUT / "no-mask.png")
-            pytest.fail(f"no mask on the playing clip within {FIRST_WAIT:.0f}s (see {OUT}/no-mask.png)")
-        blocks: dict[str, list[ms.Block]] = {name: [] for name in SETTINGS}
-        saved: set[str] = set()
-        for r in range(ROUNDS):
-            for name in (SETTINGS if r % 2 == 0 else reversed(SETTINGS)):
-                def keep(shot: np.ndarray, s: ms.Shot, name: str = name) -> None:
-                    if s.since_cut < 5 and name not in saved:
-                        saved.add(name)
-                        h.save_png(shot, OUT / f"{name}-after-cut-f{s.index:03d}.png")
-
-                want = SHOTS // ROUNDS + (r < SHOTS % ROUNDS)
-                blocks[name].append(ms.measure(obs, SOURCE, clip, SETTINGS[name], want, settle=SETTLE,
-                                               width=SHOT_WIDTH, keep=keep))
+        blocks = cio.measure_interleaved(obs, SOURCE, clip, SETTINGS, SHOTS, ROUNDS, SETTLE, SHOT_WIDTH, FIRST_WAIT,
+                                         OUT, lambda s: s.since_cut < 5, "after-cut")
         results: dict = {name: ms.summarise(b) for name, b in blocks.items()}
     finally:
         obs.stop()

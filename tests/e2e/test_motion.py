@@ -18,11 +18,11 @@ from __future__ import annotations
 import shutil
 from typing import Iterator
 
-import numpy as np
 import pytest
 
+import clip_in_obs as cio
 import obs_harness as h
-from conftest import ARTIFACTS, EVAL_DIR, PLUGIN_ROOT_REL
+from conftest import ARTIFACTS, EVAL_DIR
 
 import motion_clips as mc  # noqa: E402  (scripts/, put on sys.path by obs_harness)
 import motion_score as ms  # noqa: E402
@@ -103,36 +103,15 @@ def motion(tmp_path_factory, request) -> Iterator[dict[str, dict]]:
     OUT.mkdir(parents=True)
     clip = mc.clip(CLIP, EVAL_DIR)
     home = tmp_path_factory.mktemp("obs-motion-home")
-    h.install_plugin(home / PLUGIN_ROOT_REL, OUT / "install-plugin.txt")
-    filt = h.obs_config.filter_entry(ms.FILTER, settings=ms.MODE)
-    source = h.obs_config.source(SOURCE, "ffmpeg_source",
-                                 {"local_file": str(clip.video), "is_local_file": True, "looping": True,
-                                  "restart_on_activate": False, "hw_decode": False}, [filt])
-    obs = h.ObsInstance(home=home, artifacts=OUT,
-                        config=h.ObsConfig(canvas=(mc.W, mc.H), fps=30, scenes=[h.obs_config.scene(SCENE, [SOURCE])],
-                                           sources=[source]))
+    obs = cio.obs_playing(clip, home, OUT, SOURCE, SCENE)
     pm = request.config.pluginmanager
     summary = pm.get_plugin("vbg-motion-summary") or _Summary()
     if not pm.is_registered(summary):
         pm.register(summary, "vbg-motion-summary")
     try:
         obs.start()
-        if ms.wait_for_clip(obs, SOURCE, clip, FIRST_WAIT) is None:
-            h.save_png(ms.screenshot(obs, SOURCE), OUT / "no-mask.png")
-            pytest.fail(f"no mask on the playing clip within {FIRST_WAIT:.0f}s (see {OUT}/no-mask.png); "
-                        f"status: {obs.filter_status(SOURCE, ms.FILTER).get('statusText')}")
-        blocks: dict[str, list[ms.Block]] = {name: [] for name in SETTINGS}
-        saved: set[str] = set()
-        for r in range(ROUNDS):
-            for name in (SETTINGS if r % 2 == 0 else reversed(SETTINGS)):
-                def keep(shot: np.ndarray, s: ms.Shot, name: str = name) -> None:
-                    if s.category == "moving" and name not in saved:
-                        saved.add(name)
-                        h.save_png(shot, OUT / f"{name}-moving-f{s.index:03d}.png")
-
-                want = SHOTS // ROUNDS + (r < SHOTS % ROUNDS)
-                blocks[name].append(ms.measure(obs, SOURCE, clip, SETTINGS[name], want, settle=SETTLE,
-                                               width=SHOT_WIDTH, keep=keep))
+        blocks = cio.measure_interleaved(obs, SOURCE, clip, SETTINGS, SHOTS, ROUNDS, SETTLE, SHOT_WIDTH, FIRST_WAIT,
+                                         OUT, lambda s: s.category == "moving", "moving")
         results = {name: ms.summarise(b) for name, b in blocks.items()}
         summary.lines[:] = [describe(name, r) for name, r in results.items()]
         yield results
