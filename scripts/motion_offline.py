@@ -2,13 +2,14 @@
 """The motion clips scored offline, per kind of motion, with the spread of the lag a viewer would see:
 
     python scripts/motion_offline.py SET_DIR [--clips broad] [--vbg target/offline/release/vbg]
-                                             [--json FILE] [--lag 2]
+                                             [--json FILE] [--lag 2] [--mask-every 1]
     python scripts/motion_offline.py --obs BENCH_MOTION_JSON      # the same table from OBS's screenshots
 
 SET_DIR is made by scripts/motion_eval_set.py (the frames decoded from the very H.264 file OBS plays, and
 their exact truth) if it does not exist yet. `vbg eval --save-masks` then shows every frame with the mask of
 the frame `--lag` before it, with the prediction ("predict") and without ("no prediction"), and with its own
-mask ("sync", lag 0). Each shown mask is scored against the truth of the frame it is shown with (IoU of
+mask ("sync", lag 0). With --mask-every N, the first two make a mask of only one frame in N, as OBS's
+worker does when it keeps up with fewer masks a second than frames (N = fps / masks per second). Each shown mask is scored against the truth of the frame it is shown with (IoU of
 alpha >= 128), and against the truths of the frames up to 4 before and after: the offset whose truth fits it
 best is its "seen lag" (> 0: the mask trails the person; < 0: it was moved too far). Reported per clip group
 (motion x tuned / held-out people, scripts/motion_clips.py): mean IoU on moving frames, the seen lag's
@@ -137,6 +138,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--clips", default="broad")
     p.add_argument("--vbg", type=Path, default=REPO / "target/offline/release/vbg")
     p.add_argument("--lag", type=int, default=2, help="frames between a frame and its mask, live (default 2)")
+    p.add_argument("--mask-every", type=int, default=1,
+                   help="a mask of one frame in N with the prediction on or off, as OBS's worker makes under load "
+                        "(default 1: every frame; sync mode always has every frame)")
     p.add_argument("--json", type=Path)
     p.add_argument("--rerun", default=",".join(SETTINGS),
                    help="settings to run vbg for; the others reuse the masks an earlier run left beside SET_DIR")
@@ -149,16 +153,17 @@ def main(argv: list[str]) -> int:
     for setting, (lag, extra) in SETTINGS.items():
         masks = a.set_dir.parent / f"{a.set_dir.name}-masks-{setting.replace(' ', '-')}"
         live = a.lag if lag is None else lag
+        every = a.mask_every if lag is None else 1
         if setting not in a.rerun.split(",") and all((masks / n).is_dir() for n in names):
             results[setting] = {name: score_clip(name, masks, a.set_dir) for name in names}
             continue
         subprocess.run([str(a.vbg), "eval", str(a.set_dir), "--mode", "transparent", "--live-lag", str(live),
-                        "--save-masks", str(masks), "--quiet", *extra], check=True, stdout=subprocess.DEVNULL)
+                        "--mask-every", str(every), "--save-masks", str(masks), "--quiet", *extra], check=True, stdout=subprocess.DEVNULL)
         results[setting] = {name: score_clip(name, masks, a.set_dir) for name in names}
     table = tabulate(results)
     print_table(table)
     if a.json:
-        a.json.write_text(json.dumps({"lag": a.lag, "table": table, "frames": results}, indent=1) + "\n")
+        a.json.write_text(json.dumps({"lag": a.lag, "mask_every": a.mask_every, "table": table, "frames": results}, indent=1) + "\n")
     return 0
 
 

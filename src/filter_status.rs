@@ -1,6 +1,7 @@
 //! What a filter says about itself to remote tools (obs-websocket's `GetFilterStatus`, `ListFilters` and the
 //! `FilterStatusChanged` event): what runs, how fast, and what is wrong, as data rather than one line of text.
 
+use crate::crop::Crop;
 use crate::settings::{BackgroundMode, Device, MaskView};
 use crate::status::Fallback;
 
@@ -78,6 +79,9 @@ pub struct FilterStatus {
     pub mask_lag_frames: Option<u64>,
     /// The mask shown belongs to the frame shown (sync mode).
     pub mask_synced: bool,
+    /// The part of the frame the mask shown covers (with "Follow the person", the model's crop around the
+    /// person); None before the first mask.
+    pub mask_crop: Option<Crop>,
     pub mode: BackgroundMode,
     /// The filter is switched on (the eye in OBS's filter list).
     pub enabled: bool,
@@ -119,6 +123,7 @@ mod tests {
             idle: false,
             mask_lag_frames: Some(1),
             mask_synced: false,
+            mask_crop: Some(Crop::FULL),
             mode: BackgroundMode::Blur,
             enabled: true,
             mask_view: MaskView::Off,

@@ -12,7 +12,7 @@ use super::locale::{text, text_ptr};
 use super::module;
 use super::properties::{set_visible, Properties};
 use super::remote;
-use super::render::{BackdropSource, Lag, RenderPipeline};
+use super::render::{BackdropSource, MaskShown, RenderPipeline};
 use super::source::{FilterSource, WeakSource};
 use super::source_ref::{video_source_names, SourceRef};
 use super::sys::{
@@ -57,9 +57,9 @@ struct Filter {
     rendering: AtomicBool,
     /// None when the effect file could not be loaded (`install_error` says why).
     pipeline: Mutex<Option<RenderPipeline>>,
-    /// The lag after the last render, for the status: read without the pipeline's lock, which a render
+    /// The mask on the last frame drawn, for the status: read without the pipeline's lock, which a render
     /// holds for milliseconds and which obs-websocket's threads must never wait for.
-    lag: Mutex<Option<Lag>>,
+    mask_shown: Mutex<Option<MaskShown>>,
     install_error: Option<String>,
     runtime_library: PathBuf,
     /// Taken in `create`; the worker and picture threads hold their own copies.
@@ -105,7 +105,7 @@ impl Filter {
             chosen,
             rendering: AtomicBool::new(false),
             pipeline: Mutex::new(pipeline.ok()),
-            lag: Mutex::new(None),
+            mask_shown: Mutex::new(None),
             install_error,
             runtime_library: runtime::plugin_library(),
             weak,
@@ -174,7 +174,7 @@ impl Filter {
         match self.pipeline.lock().as_mut() {
             Some(p) => {
                 p.render(self.source, &settings, &self.worker, &self.images, backdrop);
-                *self.lag.lock() = p.lag();
+                *self.mask_shown.lock() = p.mask_shown();
             }
             None => self.source.skip(),
         }
@@ -211,7 +211,7 @@ impl Filter {
                 _ => None,
             },
         };
-        let lag = *self.lag.lock();
+        let shown = *self.mask_shown.lock();
         let passing_through = fault.as_ref().is_some_and(|f| f.kind.passes_through());
         let mut status = FilterStatus {
             stage: if passing_through { Stage::Failed } else { stage },
@@ -220,8 +220,9 @@ impl Filter {
             ms_per_mask: worker.ms_per_mask,
             masks_per_second: worker.masks_per_second,
             idle: worker.idle && stage == Stage::Ready,
-            mask_lag_frames: lag.as_ref().map(|l| l.frames),
-            mask_synced: lag.is_some_and(|l| l.synced),
+            mask_lag_frames: shown.as_ref().map(|m| m.frames),
+            mask_synced: shown.is_some_and(|m| m.synced),
+            mask_crop: shown.map(|m| m.crop),
             mode: settings.mode,
             enabled: self.source.enabled(),
             mask_view: settings.mask_view,

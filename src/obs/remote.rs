@@ -107,6 +107,15 @@ fn write_status(out: Data, source_name: &str, filter_name: &str, s: &FilterStatu
         out.set_int("maskLagFrames", lag as i64);
     }
     out.set_bool("maskSynced", s.mask_synced);
+    if let Some(c) = s.mask_crop {
+        // Frame units, 0..1 of the frame's width and height (what `vbg render --crop` takes).
+        let crop = OwnedData::new();
+        crop.data().set_double("x", f64::from(c.x));
+        crop.data().set_double("y", f64::from(c.y));
+        crop.data().set_double("width", f64::from(c.w));
+        crop.data().set_double("height", f64::from(c.h));
+        out.set_object("maskCrop", &crop);
+    }
     out.set_string("mode", s.mode.key());
     out.set_bool("enabled", s.enabled);
     out.set_string("maskView", s.mask_view.key());

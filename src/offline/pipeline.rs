@@ -5,6 +5,7 @@ use super::compositor::Compositor;
 use super::gpu::Gpu;
 use crate::change::Picture;
 use crate::change_gate::{ChangeGate, Decision};
+use crate::crop::Crop;
 use crate::crop_tracker::Cut;
 use crate::error::Error;
 use crate::mask::Mask;
@@ -21,6 +22,16 @@ use std::path::{Path, PathBuf};
 /// crop around the person; a third only when the second moved it again.
 pub const MAX_SETTLE_PASSES: usize = 3;
 
+/// How OBS shows masks live (`Pipeline::render_live`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Live {
+    /// Frames between a frame and the first showing of its mask.
+    pub lag: usize,
+    /// A mask is made of one frame in this many: the worker's rate under load (30 fps video, 10 masks a
+    /// second: 3).
+    pub mask_every: usize,
+}
+
 pub struct Pipeline {
     pub compositor: Compositor,
     pub segmenter: Segmenter,
@@ -36,11 +47,13 @@ pub struct Pipeline {
     seq: u64,
     segmented: u64,
     skipped: u64,
-    /// Live timing: the masks of the last frames, oldest first.
-    recent: VecDeque<RefinedMask>,
+    /// Live timing: the latest masks and their frames, oldest first.
+    recent: VecDeque<(u64, RefinedMask)>,
     /// Frames are shown live (`render_live`) this many frames after their mask's (0: not live): masks are moved
     /// on for a later frame, as in OBS.
     lag: usize,
+    /// The part of the frame the model is told to look at instead of following the person (`look_at`).
+    fixed_crop: Option<Crop>,
 }
 
 impl Pipeline {
@@ -61,6 +74,7 @@ impl Pipeline {
             skipped: 0,
             recent: VecDeque::new(),
             lag: 0,
+            fixed_crop: None,
         })
     }
 
@@ -72,6 +86,12 @@ impl Pipeline {
         if let Some(gate) = self.gate.as_mut() {
             gate.reset();
         }
+    }
+
+    /// The model looks only at `crop` of every frame (None: the settings decide, following the person or
+    /// not). Reproduces a crop the plugin reports (`maskCrop` in its status), whatever path led it there.
+    pub fn look_at(&mut self, crop: Option<Crop>) {
+        self.fixed_crop = crop;
     }
 
     /// Segments every frame, as the plugin did before it skipped unchanged pictures (for comparison).
@@ -101,7 +121,11 @@ impl Pipeline {
         self.seq += 1;
         let time = seq as f64 / self.frame_rate.max(1.0);
         loop {
-            let cut = if options.follow { self.refiner.next_cut() } else { Cut::FULL };
+            let cut = match self.fixed_crop {
+                Some(crop) => Cut { crop, look: false },
+                None if options.follow => self.refiner.next_cut(),
+                None => Cut::FULL,
+            };
             let small = self.compositor.analysis_input(w, h, cut.crop);
             let view = RgbaView::new(w, h, &small);
             let picture = Picture::of(view);
@@ -136,6 +160,9 @@ impl Pipeline {
         self.reset_temporal();
         let mut refined = self.mask(frame)?;
         for _ in 1..MAX_SETTLE_PASSES {
+            if self.fixed_crop.is_some() {
+                break;
+            }
             let crop = self.refiner.crop();
             if crop == refined.crop {
                 break;
@@ -152,21 +179,28 @@ impl Pipeline {
         Ok((self.compositor.composite(&refined, &self.settings), refined.mask))
     }
 
-    /// The finished frame as OBS shows it live, `lag` frames behind: every frame is segmented, but the frame is
-    /// composited with the mask of the frame `lag` before it (fewer at the start of a video), placed where the
-    /// prediction says the person now is, as the filter does (`motion::predicted_crop`). Lag 0 is sync mode.
-    pub fn render_live(&mut self, frame: RgbaView<'_>, lag: usize) -> Result<(Vec<u8>, Mask), Error> {
-        self.lag = lag;
-        // Every mask is shown `lag` frames after its own (OBS measures it: `FirstShownLag`).
-        self.refiner.set_first_shown_lag(lag as u64);
-        let refined = self.mask(frame)?;
-        self.recent.push_back(refined);
-        while self.recent.len() > lag + 1 {
+    /// The finished frame as OBS shows it live: a mask is made of every `live.mask_every`-th frame, and each
+    /// frame is composited with the newest mask at least `live.lag` frames old (the oldest one at the start
+    /// of a video), placed where the prediction says the person now is, as the filter does
+    /// (`motion::predicted_crop`). Lag 0, a mask every frame, is sync mode.
+    pub fn render_live(&mut self, frame: RgbaView<'_>, live: Live) -> Result<(Vec<u8>, Mask), Error> {
+        self.lag = live.lag;
+        // Every mask is first shown `lag` frames after its own (OBS measures it: `FirstShownLag`).
+        self.refiner.set_first_shown_lag(live.lag as u64);
+        let seq = self.seq;
+        if self.recent.is_empty() || seq.is_multiple_of(live.mask_every.max(1) as u64) {
+            let refined = self.mask(frame)?;
+            self.recent.push_back((seq, refined));
+        } else {
+            // A frame the worker has no time for: shown, never segmented.
+            self.compositor.upload_frame(frame);
+            self.seq += 1;
+        }
+        while self.recent.len() > 1 && self.recent[1].0 + live.lag as u64 <= seq {
             self.recent.pop_front();
         }
-        let ahead = self.recent.len() as u64 - 1;
-        let oldest = &self.recent[0];
-        let shown = RefinedMask { crop: oldest.predicted_crop(ahead), ..oldest.clone() };
+        let (own, mask) = &self.recent[0];
+        let shown = RefinedMask { crop: mask.predicted_crop(seq - own), ..mask.clone() };
         Ok((self.compositor.composite(&shown, &self.settings), shown.mask))
     }
 

@@ -10,7 +10,7 @@ use obs_virtual_background::eval::metrics::{
     alpha_mae, binarize, boundary_f, boundary_f_with_tolerance, boundary_tolerance, iou, mean, percentile,
     perfect_edges_within, valid_from_ignore, Flicker,
 };
-use obs_virtual_background::offline::pipeline::Pipeline;
+use obs_virtual_background::offline::pipeline::{Live, Pipeline};
 use obs_virtual_background::offline::video::{probe, Decoder};
 use obs_virtual_background::preprocess::RgbaView;
 use obs_virtual_background::settings::BackgroundMode;
@@ -41,18 +41,24 @@ struct Totals {
 pub fn run(raw: &[String]) -> Result<(), Error> {
     let args = Args::parse(
         raw,
-        &["--json", "--save-masks", "--limit", "--edge-ceiling", "--live-lag"],
+        &["--json", "--save-masks", "--limit", "--edge-ceiling", "--live-lag", "--mask-every"],
         &["--quiet", "--every-frame"],
     )?;
     let [set_dir] = args.positional.as_slice() else {
         return Err(usage(
             "vbg eval SET_DIR [settings] [--json FILE] [--save-masks DIR] [--limit N] [--edge-ceiling TEXELS] \
-             [--live-lag FRAMES] [--every-frame]"
+             [--live-lag FRAMES [--mask-every N]] [--every-frame]"
                 .into(),
         ));
     };
     // Video sets: each frame composited with the mask of the frame this many before it, as OBS shows it live.
-    let live_lag: Option<usize> = args.value("--live-lag").map(|_| args.number("--live-lag", 0)).transpose()?;
+    let lag: Option<usize> = args.value("--live-lag").map(|_| args.number("--live-lag", 0)).transpose()?;
+    // ... and a mask made of one frame in this many, as the worker does under load.
+    let mask_every: usize = args.number("--mask-every", 1)?;
+    if mask_every == 0 || (mask_every > 1 && lag.is_none()) {
+        return Err(usage("--mask-every N: N at least 1, with --live-lag".into()));
+    }
+    let live_lag = lag.map(|lag| Live { lag, mask_every });
     let ceiling: Option<f64> = args.value("--edge-ceiling").map(|_| args.number("--edge-ceiling", 0.0)).transpose()?;
     let set_dir = Path::new(set_dir);
     let limit: usize = args.number("--limit", usize::MAX)?;
@@ -120,7 +126,7 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
 enum Still {
     Yes,
     No,
-    Live(usize),
+    Live(Live),
 }
 
 /// Renders one sample, scores it if it has ground truth, saves its mask if asked. Returns the frame and the
@@ -142,7 +148,7 @@ fn score(
     let (out, mask) = match still {
         Still::Yes => pipeline.render_still(view)?,
         Still::No => pipeline.render(view)?,
-        Still::Live(lag) => pipeline.render_live(view, lag)?,
+        Still::Live(live) => pipeline.render_live(view, live)?,
     };
     let alpha: Vec<u8> = out.chunks_exact(4).map(|p| p[3]).collect();
     if let Some(dir) = save {
@@ -192,7 +198,7 @@ fn clip_flicker(
     pipeline: &mut Pipeline,
     clip: &Path,
     limit: usize,
-    live_lag: Option<usize>,
+    live_lag: Option<Live>,
     quiet: bool,
 ) -> Result<(f64, usize), Error> {
     let info = probe(clip)?;
@@ -205,7 +211,7 @@ fn clip_flicker(
     while n < limit && decoder.next_frame(&mut frame)? {
         let view = RgbaView::new(info.width, info.height, &frame);
         let (out, _) = match live_lag {
-            Some(lag) => pipeline.render_live(view, lag)?,
+            Some(live) => pipeline.render_live(view, live)?,
             None => pipeline.render(view)?,
         };
         let alpha: Vec<u8> = out.chunks_exact(4).map(|p| p[3]).collect();

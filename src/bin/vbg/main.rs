@@ -14,12 +14,18 @@ const HELP: &str = "\
 vbg: put a virtual background behind a person, outside OBS
 
 usage:
-  vbg render IN OUT [settings]       a photo (.png .jpg .bmp) or a video (.mp4 .mkv .mov .webm; audio kept)
+  vbg render IN OUT [settings] [--crop X,Y,W,H]
+                                     a photo (.png .jpg .bmp) or a video (.mp4 .mkv .mov .webm; audio kept);
+                                     --crop: the model looks only at that part of each frame (0..1 of the
+                                     frame's width and height) instead of following the person, as the
+                                     filter's status reports it (maskCrop)
   vbg eval SET_DIR [settings] [--json FILE] [--save-masks DIR] [--limit N] [--live-lag FRAMES]
-           [--every-frame]
+           [--mask-every N] [--every-frame]
                                      mask quality on a set in the layout of shared/eval; on video,
                                      --live-lag shows each frame with the mask of the frame FRAMES
                                      before it, moved on by the prediction, as OBS does live;
+                                     --mask-every N makes a mask of one frame in N, as OBS's worker
+                                     does under load (with --live-lag);
                                      --every-frame segments every frame (no skipping of frames
                                      whose picture did not change)
   vbg bench [--model general|landscape|modnet|all] [--threads 1,2] [--runs N] [--json FILE]

@@ -2,6 +2,7 @@
 
 use crate::args::{usage, Args};
 use obs_virtual_background::background_image::{self, DecodedImage};
+use obs_virtual_background::crop::Crop;
 use obs_virtual_background::error::Error;
 use obs_virtual_background::offline::pipeline::Pipeline;
 use obs_virtual_background::offline::video::{probe, Decoder, Encoder, LoopingDecoder};
@@ -19,7 +20,7 @@ fn is_photo(path: &Path) -> bool {
 }
 
 pub fn run(raw: &[String]) -> Result<(), Error> {
-    let args = Args::parse(raw, &[], &["--quiet"])?;
+    let args = Args::parse(raw, &["--crop"], &["--quiet"])?;
     let [input, output] = args.positional.as_slice() else {
         return Err(usage("vbg render IN OUT [settings]".into()));
     };
@@ -28,7 +29,9 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     if settings.mode.shows_picture() && settings.image_path.is_empty() {
         return Err(usage(format!("--mode {} needs --background FILE (a picture or a video)", settings.mode.key())));
     }
+    let crop = args.value("--crop").map(parse_crop).transpose()?;
     let mut pipeline = Pipeline::new(settings.clone())?;
+    pipeline.look_at(crop);
     eprintln!("rendering on {}", pipeline.compositor.gpu().describe());
     let mut background =
         if settings.mode.shows_picture() { Some(Background::open(Path::new(&settings.image_path))?) } else { None };
@@ -45,6 +48,18 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     let secs = started.elapsed().as_secs_f64();
     println!("{}: {frames} frame(s) in {secs:.1} s ({:.1} fps)", output.display(), frames as f64 / secs);
     Ok(())
+}
+
+/// `X,Y,W,H` in frame units: a rectangle of at least one part in a thousand, inside the frame.
+fn parse_crop(text: &str) -> Result<Crop, Error> {
+    let bad = || usage(format!("--crop '{text}': give X,Y,W,H, each 0..1 of the frame, the rectangle inside it"));
+    let v: Vec<f32> = text.split(',').map(|p| p.trim().parse::<f32>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+    let [x, y, w, h] = v[..] else { return Err(bad()) };
+    let inside = x >= 0.0 && y >= 0.0 && w >= 1e-3 && h >= 1e-3 && x + w <= 1.0 + 1e-6 && y + h <= 1.0 + 1e-6;
+    if !inside {
+        return Err(bad());
+    }
+    Ok(Crop { x, y, w, h })
 }
 
 /// What `--background` names in Image and Source mode: a still picture, or a video that loops under the
@@ -154,4 +169,18 @@ fn draw_progress(done: u64, total: Option<u64>, elapsed: Duration) {
     };
     eprint!("\r{line}");
     let _ = std::io::stderr().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_crop;
+
+    #[test]
+    fn crops_are_four_fractions_inside_the_frame() {
+        let c = parse_crop("0.25, 0.1,0.5,0.9").unwrap();
+        assert_eq!((c.x, c.y, c.w, c.h), (0.25, 0.1, 0.5, 0.9));
+        for bad in ["", "0.1,0.2,0.3", "a,b,c,d", "0.6,0,0.5,1", "0,0,0,1", "-0.1,0,0.5,0.5", "0,0,1,1,1"] {
+            assert!(parse_crop(bad).is_err(), "{bad}");
+        }
+    }
 }

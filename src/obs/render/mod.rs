@@ -21,6 +21,7 @@ use super::graphics::{Effect, Texture, TextureRef};
 use super::pass_times::{timed, PassTimes};
 use super::source::FilterSource;
 use crate::background_image::{fit_transform, UvTransform};
+use crate::crop::Crop;
 use crate::cut_hold::NewestMask;
 use crate::image_loader::ImageLoader;
 use crate::prediction::FirstShownLag;
@@ -38,11 +39,14 @@ use shaders::Shaders;
 use shaped_alpha::ShapedAlpha;
 use std::path::Path;
 
-/// How far mask and video are apart, for the status line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Lag {
+/// The mask on the last frame drawn, for the status: how far it and the video are apart, and where on the
+/// frame it lies.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MaskShown {
     pub frames: u64,
     pub synced: bool,
+    /// The part of the frame the mask covers (the model's crop, moved on by the prediction).
+    pub crop: Crop,
 }
 
 pub struct RenderPipeline {
@@ -104,12 +108,12 @@ impl RenderPipeline {
     /// How many frames the mask trails the newest frame (`synced` false), or, in sync mode when a frame the
     /// mask holds for is shown, how many frames the video is delayed (`synced` true). A mask holds for its
     /// own frame and for later ones whose picture had not changed, so a still picture's lag stays put.
-    pub fn lag(&self) -> Option<Lag> {
+    pub fn mask_shown(&self) -> Option<MaskShown> {
         let mask = self.mask.as_ref()?;
         let newest = self.next_seq.saturating_sub(1);
         let shown = self.shown.map_or(newest, |(_, seq)| seq);
         let holds = mask.holds_through.min(newest);
-        Some(Lag { frames: newest.saturating_sub(holds), synced: shown == holds })
+        Some(MaskShown { frames: newest.saturating_sub(holds), synced: shown == holds, crop: mask.shown_crop })
     }
 
     pub fn render(
