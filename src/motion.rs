@@ -23,10 +23,15 @@ const MIN_GAIN: f32 = 0.75;
 /// Share of a new velocity measurement taken (the rest is the previous velocity): damps one bad match
 /// without trailing a change of direction by more than a frame.
 pub const VELOCITY_GAIN: f32 = 0.7;
-/// Measurements the velocity takes the median of before smoothing: a source that shows one picture twice
-/// and then catches up (a decoder or a camera under load) gives single measurements of none and of double
-/// the motion, which the median drops.
+/// Measurements the velocity takes the median of before smoothing, when there is a mask every frame: a source
+/// that shows one picture twice and then catches up (a decoder or a camera under load) gives single
+/// measurements of none and of double the motion, which the median drops. Also how many the steadiness
+/// compares.
 const VELOCITY_MEDIAN: usize = 3;
+/// Video frames the median reaches back over. With fewer masks than frames (a loaded machine makes a mask
+/// every 2-3 frames) it takes fewer measurements, each over more frames, so the velocity trails the motion by
+/// as many frames, not as many masks.
+const MEDIAN_FRAMES: u64 = 3;
 /// Spread of the latest measurements, as a multiple of the speed, at which the prediction stops (see
 /// `MotionEstimator::steadiness`).
 const STEADY_SPREAD: f32 = 2.0;
@@ -99,6 +104,15 @@ impl MotionField {
     }
 }
 
+/// The person's velocity (frame units per video frame) between video frame `seq` and the one `gap` frames
+/// before it.
+#[derive(Clone, Copy, Debug)]
+struct Measurement {
+    velocity: [f32; 2],
+    seq: u64,
+    gap: u64,
+}
+
 /// A frame's luma at half and a quarter of the model's size, and the crop it was cut to.
 struct Pyramid {
     fine: Plane,
@@ -111,7 +125,7 @@ struct Pyramid {
 pub struct MotionEstimator {
     previous: Option<Pyramid>,
     /// The latest velocity measurements, newest last (at most VELOCITY_MEDIAN).
-    measured: Vec<[f32; 2]>,
+    measured: Vec<Measurement>,
     velocity: [f32; 2],
     /// What the last frame with a picture of its own said, and how many frames since showed it again.
     last: Motion,
@@ -148,13 +162,23 @@ impl MotionEstimator {
     }
 
     fn agreement(&self, speed: f32) -> f32 {
+        // Judged over as many frames as the median's window spans twice: sparser masks each measure over
+        // longer, and an accelerating person's older measurements differ from the newest by more.
+        let newest = self.measured.last().map_or(0, |m| m.seq);
+        let window = self.measured.iter().filter(|m| m.seq + 2 * MEDIAN_FRAMES > newest);
         let spread = (0..2)
             .map(|axis| {
-                let values = self.measured.iter().map(|v| v[axis]);
+                let values = window.clone().map(|m| m.velocity[axis]);
                 values.clone().fold(f32::MIN, f32::max) - values.fold(f32::MAX, f32::min)
             })
             .fold(0.0f32, f32::max);
-        if self.measured.len() < VELOCITY_MEDIAN || speed <= 0.0 {
+        // Two measurements at least, over MEDIAN_FRAMES frames at least: three with a mask every frame, two
+        // when masks come every other frame or less often.
+        let covered = match (self.measured.first(), self.measured.last()) {
+            (Some(oldest), Some(newest)) => newest.seq - oldest.seq + oldest.gap,
+            _ => 0,
+        };
+        if self.measured.len() < 2 || covered < MEDIAN_FRAMES || speed <= 0.0 {
             return 0.0;
         }
         (1.0 - spread / (STEADY_SPREAD * speed)).clamp(0.0, 1.0)
@@ -166,17 +190,21 @@ impl MotionEstimator {
         (self.velocity[0] * self.velocity[0] + self.velocity[1] * self.velocity[1]).sqrt()
     }
 
-    /// Takes a velocity measurement: the median of the latest ones, smoothed.
-    fn measure(&mut self, m: [f32; 2]) {
+    /// Takes a velocity measurement: the median of those over the last MEDIAN_FRAMES frames, smoothed by
+    /// VELOCITY_GAIN per frame it spans.
+    fn measure(&mut self, m: Measurement) {
         if self.measured.len() == VELOCITY_MEDIAN {
             self.measured.remove(0);
         }
         self.measured.push(m);
+        let recent: Vec<&Measurement> = self.measured.iter().filter(|r| r.seq + MEDIAN_FRAMES > m.seq).collect();
+        let gain = 1.0 - (1.0 - VELOCITY_GAIN).powi(m.gap.min(8) as i32);
         for axis in 0..2 {
-            let mut values: Vec<f32> = self.measured.iter().map(|v| v[axis]).collect();
+            let mut values: Vec<f32> = recent.iter().map(|r| r.velocity[axis]).collect();
             values.sort_by(f32::total_cmp);
-            let median = values[values.len() / 2];
-            self.velocity[axis] += VELOCITY_GAIN * (median - self.velocity[axis]);
+            let n = values.len();
+            let median = if n % 2 == 1 { values[n / 2] } else { 0.5 * (values[n / 2 - 1] + values[n / 2]) };
+            self.velocity[axis] += gain * (median - self.velocity[axis]);
         }
     }
 
@@ -222,6 +250,7 @@ impl MotionEstimator {
             self.stop();
             return Motion::default();
         }
+        let frames = gap;
         let gap = gap as f32;
         let (fw, fh) = (now.fine.width as f32, now.fine.height as f32);
         let (seen_fine, seen_coarse) = (seen_fine.as_deref(), seen_coarse.as_deref());
@@ -250,7 +279,8 @@ impl MotionEstimator {
             }
             Some(shift) => {
                 // Fine texels to frame units, per video frame.
-                self.measure([shift.0 * crop.w / fw / gap, shift.1 * crop.h / fh / gap]);
+                let velocity = [shift.0 * crop.w / fw / gap, shift.1 * crop.h / fh / gap];
+                self.measure(Measurement { velocity, seq: now.seq, gap: frames });
                 (shift, self.local_steadiness((crop.w / fw).max(crop.h / fh)))
             }
         };
@@ -557,6 +587,22 @@ mod tests {
         }
         let want = 4.0 / 256.0;
         assert!((last.velocity[0] - want).abs() < 0.1 * want, "{last:?}");
+    }
+
+    #[test]
+    fn with_a_mask_every_third_frame_the_prediction_starts_and_follows_as_soon_as_in_frames() {
+        // A loaded machine makes a mask of every third frame: 4 texels per frame, 12 between masks.
+        let mut m = MotionEstimator::default();
+        let want = 4.0 / 256.0;
+        observe(&mut m, 60, 0, Crop::FULL);
+        observe(&mut m, 72, 3, Crop::FULL);
+        // Two measurements cover six frames, more than three masks in a row would: predicted already.
+        let second = observe(&mut m, 84, 6, Crop::FULL);
+        assert!((second.velocity[0] - want).abs() < 0.15 * want, "{second:?}");
+        // Twice as fast from here: one mask, three frames later, the velocity has followed (scaled down for the
+        // sudden change by the steadiness, 0.75 here). A median over three masks would still say `want`.
+        let faster = observe(&mut m, 108, 9, Crop::FULL);
+        assert!(faster.velocity[0] > 1.3 * want, "{faster:?}");
     }
 
     #[test]
