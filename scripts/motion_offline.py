@@ -139,8 +139,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--vbg", type=Path, default=REPO / "target/offline/release/vbg")
     p.add_argument("--lag", type=int, default=2, help="frames between a frame and its mask, live (default 2)")
     p.add_argument("--mask-every", type=int, default=1,
-                   help="a mask of one frame in N with the prediction on or off, as OBS's worker makes under load "
-                        "(default 1: every frame; sync mode always has every frame)")
+                   help="a mask of one frame in N with the prediction on or off, as OBS's worker makes "
+                        "under load (default 1; sync mode always has every frame)")
     p.add_argument("--json", type=Path)
     p.add_argument("--rerun", default=",".join(SETTINGS),
                    help="settings to run vbg for; the others reuse the masks an earlier run left beside SET_DIR")
@@ -151,9 +151,11 @@ def main(argv: list[str]) -> int:
                         "--clips", ",".join(names)], check=True)
     results: dict[str, dict[str, list[dict]]] = {}
     for setting, (lag, extra) in SETTINGS.items():
-        masks = a.set_dir.parent / f"{a.set_dir.name}-masks-{setting.replace(' ', '-')}"
         live = a.lag if lag is None else lag
         every = a.mask_every if lag is None else 1
+        # Each timing keeps its own masks, so a partial --rerun never mixes two.
+        timing = f"-lag{live}" + (f"-every{every}" if every > 1 else "")
+        masks = a.set_dir.parent / f"{a.set_dir.name}-masks-{setting.replace(' ', '-')}{timing}"
         if setting not in a.rerun.split(",") and all((masks / n).is_dir() for n in names):
             results[setting] = {name: score_clip(name, masks, a.set_dir) for name in names}
             continue

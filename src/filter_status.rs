@@ -79,8 +79,8 @@ pub struct FilterStatus {
     pub mask_lag_frames: Option<u64>,
     /// The mask shown belongs to the frame shown (sync mode).
     pub mask_synced: bool,
-    /// The part of the frame the mask shown covers (with "Follow the person", the model's crop around the
-    /// person); None before the first mask.
+    /// The part of the frame the model looked at for the mask shown (with "Follow the person", the crop
+    /// around the person); None before the first mask.
     pub mask_crop: Option<Crop>,
     pub mode: BackgroundMode,
     /// The filter is switched on (the eye in OBS's filter list).

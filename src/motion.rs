@@ -162,25 +162,25 @@ impl MotionEstimator {
     }
 
     fn agreement(&self, speed: f32) -> f32 {
-        // Judged over as many frames as the median's window spans twice: sparser masks each measure over
-        // longer, and an accelerating person's older measurements differ from the newest by more.
-        let newest = self.measured.last().map_or(0, |m| m.seq);
-        let window = self.measured.iter().filter(|m| m.seq + 2 * MEDIAN_FRAMES > newest);
+        let Some(newest) = self.measured.last() else { return 0.0 };
+        // Judged over twice the median's frames, and at least back to the measurement before the newest:
+        // sparser masks each measure over longer, an accelerating person's older measurements differ from
+        // the newest by more, and one measurement alone says nothing of how steady the motion is.
+        let reach = (2 * MEDIAN_FRAMES).max(newest.gap + 1);
+        let window: Vec<&Measurement> = self.measured.iter().filter(|m| m.seq + reach > newest.seq).collect();
+        // Two measurements at least, over MEDIAN_FRAMES frames at least: three with a mask every frame, two
+        // when masks come every other frame or less often.
+        let oldest = window[0];
+        let covered = newest.seq.saturating_sub(oldest.seq) + oldest.gap;
+        if window.len() < 2 || covered < MEDIAN_FRAMES || speed <= 0.0 {
+            return 0.0;
+        }
         let spread = (0..2)
             .map(|axis| {
-                let values = window.clone().map(|m| m.velocity[axis]);
+                let values = window.iter().map(|m| m.velocity[axis]);
                 values.clone().fold(f32::MIN, f32::max) - values.fold(f32::MAX, f32::min)
             })
             .fold(0.0f32, f32::max);
-        // Two measurements at least, over MEDIAN_FRAMES frames at least: three with a mask every frame, two
-        // when masks come every other frame or less often.
-        let covered = match (self.measured.first(), self.measured.last()) {
-            (Some(oldest), Some(newest)) => newest.seq - oldest.seq + oldest.gap,
-            _ => 0,
-        };
-        if self.measured.len() < 2 || covered < MEDIAN_FRAMES || speed <= 0.0 {
-            return 0.0;
-        }
         (1.0 - spread / (STEADY_SPREAD * speed)).clamp(0.0, 1.0)
     }
 
@@ -190,8 +190,8 @@ impl MotionEstimator {
         (self.velocity[0] * self.velocity[0] + self.velocity[1] * self.velocity[1]).sqrt()
     }
 
-    /// Takes a velocity measurement: the median of those over the last MEDIAN_FRAMES frames, smoothed by
-    /// VELOCITY_GAIN per frame it spans.
+    /// Takes a velocity measurement: the median of those over the last MEDIAN_FRAMES frames (of two, their
+    /// mean), smoothed by VELOCITY_GAIN per frame it spans.
     fn measure(&mut self, m: Measurement) {
         if self.measured.len() == VELOCITY_MEDIAN {
             self.measured.remove(0);
@@ -603,6 +603,25 @@ mod tests {
         // sudden change by the steadiness, 0.75 here). A median over three masks would still say `want`.
         let faster = observe(&mut m, 108, 9, Crop::FULL);
         assert!(faster.velocity[0] > 1.3 * want, "{faster:?}");
+    }
+
+    #[test]
+    fn with_a_mask_every_sixth_frame_steady_motion_is_predicted_and_scattered_motion_is_not() {
+        // Each measurement spans more frames than the steadiness window's usual reach: it still compares
+        // two, and back and forth by 8 texels scatters as much as the motion.
+        let mut m = MotionEstimator::default();
+        let mut last = Motion::default();
+        for (i, x) in [60, 68, 60, 68, 60, 68, 60].into_iter().enumerate() {
+            last = observe(&mut m, x, 6 * i as u64, Crop::FULL);
+        }
+        assert!(last.velocity[0].abs() < 0.2 * 8.0 / 6.0 / 256.0, "{last:?}");
+        // A steady motion at that rate is predicted once two measurements agree.
+        let mut m = MotionEstimator::default();
+        for (i, x) in [60, 84, 108].into_iter().enumerate() {
+            last = observe(&mut m, x, 6 * i as u64, Crop::FULL);
+        }
+        let want = 4.0 / 256.0;
+        assert!((last.velocity[0] - want).abs() < 0.15 * want, "{last:?}");
     }
 
     #[test]

@@ -188,7 +188,9 @@ impl Pipeline {
         // Every mask is first shown `lag` frames after its own (OBS measures it: `FirstShownLag`).
         self.refiner.set_first_shown_lag(live.lag as u64);
         let seq = self.seq;
-        if self.recent.is_empty() || seq.is_multiple_of(live.mask_every.max(1) as u64) {
+        // A mask every `mask_every` frames from the first frame of each video.
+        let due = self.recent.back().is_none_or(|(last, _)| seq >= last + live.mask_every.max(1) as u64);
+        if due {
             let refined = self.mask(frame)?;
             self.recent.push_back((seq, refined));
         } else {

@@ -55,8 +55,8 @@ pub fn run(raw: &[String]) -> Result<(), Error> {
     let lag: Option<usize> = args.value("--live-lag").map(|_| args.number("--live-lag", 0)).transpose()?;
     // ... and a mask made of one frame in this many, as the worker does under load.
     let mask_every: usize = args.number("--mask-every", 1)?;
-    if mask_every == 0 || (mask_every > 1 && lag.is_none()) {
-        return Err(usage("--mask-every N: N at least 1, with --live-lag".into()));
+    if mask_every == 0 || (mask_every > 1 && lag.is_none_or(|lag| lag == 0)) {
+        return Err(usage("--mask-every N: N at least 1, with --live-lag 1 or more (sync mode has every mask)".into()));
     }
     let live_lag = lag.map(|lag| Live { lag, mask_every });
     let ceiling: Option<f64> = args.value("--edge-ceiling").map(|_| args.number("--edge-ceiling", 0.0)).transpose()?;

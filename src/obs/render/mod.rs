@@ -45,7 +45,8 @@ use std::path::Path;
 pub struct MaskShown {
     pub frames: u64,
     pub synced: bool,
-    /// The part of the frame the mask covers (the model's crop, moved on by the prediction).
+    /// The part of the frame the model looked at for the mask (drawn there, moved on by the prediction
+    /// while the person moves).
     pub crop: Crop,
 }
 
@@ -113,7 +114,7 @@ impl RenderPipeline {
         let newest = self.next_seq.saturating_sub(1);
         let shown = self.shown.map_or(newest, |(_, seq)| seq);
         let holds = mask.holds_through.min(newest);
-        Some(MaskShown { frames: newest.saturating_sub(holds), synced: shown == holds, crop: mask.shown_crop })
+        Some(MaskShown { frames: newest.saturating_sub(holds), synced: shown == holds, crop: mask.crop })
     }
 
     pub fn render(
