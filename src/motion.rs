@@ -20,8 +20,8 @@ const MIN_PERSON_TEXELS: usize = 24;
 /// A shift must match better than "not moved" by this much mean luma difference (0..255) to count as motion:
 /// flat clothing and sensor noise make shallow minima that are not motion.
 const MIN_GAIN: f32 = 0.75;
-/// Share of a new velocity measurement taken (the rest is the previous velocity): damps one bad match
-/// without trailing a change of direction by more than a frame.
+/// Share of a new velocity measurement taken per video frame it spans (the rest is the previous velocity):
+/// damps one bad match without trailing a change of direction by more than a frame.
 pub const VELOCITY_GAIN: f32 = 0.7;
 /// Measurements the velocity takes the median of before smoothing, when there is a mask every frame: a source
 /// that shows one picture twice and then catches up (a decoder or a camera under load) gives single
@@ -166,8 +166,7 @@ impl MotionEstimator {
         // Judged over twice the median's frames, and at least back to the measurement before the newest:
         // sparser masks each measure over longer, an accelerating person's older measurements differ from
         // the newest by more, and one measurement alone says nothing of how steady the motion is.
-        let reach = (2 * MEDIAN_FRAMES).max(newest.gap + 1);
-        let window: Vec<&Measurement> = self.measured.iter().filter(|m| m.seq + reach > newest.seq).collect();
+        let window = self.latest((2 * MEDIAN_FRAMES).max(newest.gap + 1));
         // Two measurements at least, over MEDIAN_FRAMES frames at least: three with a mask every frame, two
         // when masks come every other frame or less often.
         let oldest = window[0];
@@ -184,6 +183,13 @@ impl MotionEstimator {
         (1.0 - spread / (STEADY_SPREAD * speed)).clamp(0.0, 1.0)
     }
 
+    /// The measurements of the last `frames` video frames up to the newest, oldest first (never empty when
+    /// there is one).
+    fn latest(&self, frames: u64) -> Vec<Measurement> {
+        let newest = self.measured.last().map_or(0, |m| m.seq);
+        self.measured.iter().filter(|m| m.seq + frames > newest).copied().collect()
+    }
+
     fn speed(&self) -> f32 {
         // Not f32::hypot: glibc 2.35 versioned hypotf anew, and the plugin keeps to glibc 2.34 (Debian 12's
         // OBS 29 era and every Flatpak runtime; scripts/test-tarball checks the symbol versions).
@@ -197,8 +203,8 @@ impl MotionEstimator {
             self.measured.remove(0);
         }
         self.measured.push(m);
-        let recent: Vec<&Measurement> = self.measured.iter().filter(|r| r.seq + MEDIAN_FRAMES > m.seq).collect();
-        let gain = 1.0 - (1.0 - VELOCITY_GAIN).powi(m.gap.min(8) as i32);
+        let recent = self.latest(MEDIAN_FRAMES);
+        let gain = 1.0 - (1.0 - VELOCITY_GAIN).powi(m.gap.min(MAX_MOTION_GAP) as i32);
         for axis in 0..2 {
             let mut values: Vec<f32> = recent.iter().map(|r| r.velocity[axis]).collect();
             values.sort_by(f32::total_cmp);
@@ -245,13 +251,12 @@ impl MotionEstimator {
             self.stop();
             return Motion { cut: true, ..Motion::default() };
         }
-        let gap = now.seq.saturating_sub(before.seq).max(1);
-        if gap > MAX_MOTION_GAP {
+        let frames = now.seq.saturating_sub(before.seq).max(1);
+        if frames > MAX_MOTION_GAP {
             self.stop();
             return Motion::default();
         }
-        let frames = gap;
-        let gap = gap as f32;
+        let gap = frames as f32;
         let (fw, fh) = (now.fine.width as f32, now.fine.height as f32);
         let (seen_fine, seen_coarse) = (seen_fine.as_deref(), seen_coarse.as_deref());
         let found = person.and_then(|p| {

@@ -106,9 +106,10 @@ impl RenderPipeline {
         self.cuts.counts()
     }
 
-    /// How many frames the mask trails the newest frame (`synced` false), or, in sync mode when a frame the
-    /// mask holds for is shown, how many frames the video is delayed (`synced` true). A mask holds for its
-    /// own frame and for later ones whose picture had not changed, so a still picture's lag stays put.
+    /// The mask shown: how many frames it trails the newest frame (`synced` false), or, in sync mode when a
+    /// frame the mask holds for is shown, how many frames the video is delayed (`synced` true), and the crop
+    /// the model looked at for it. A mask holds for its own frame and for later ones whose picture had not
+    /// changed, so a still picture's lag stays put.
     pub fn mask_shown(&self) -> Option<MaskShown> {
         let mask = self.mask.as_ref()?;
         let newest = self.next_seq.saturating_sub(1);
