@@ -295,6 +295,14 @@ impl Drop for Filter {
             if let Some(reads) = pipeline.fenced_reads() {
                 log::info!("[{}] {reads}", self.source.name());
             }
+            if let Some(waited) = pipeline.copies_started_late() {
+                log::info!(
+                    "[{}] copies for the worker were started a frame late: started at once they waited {:.1} ms \
+                     for the renderer (software rendering)",
+                    self.source.name(),
+                    waited.as_secs_f64() * 1000.0
+                );
+            }
             let (seen, cuts, held) = pipeline.cuts();
             if seen > 0 {
                 log::info!("[{}] {seen} scene cuts seen, {cuts} held ({held} frames in all)", self.source.name());

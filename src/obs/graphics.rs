@@ -44,6 +44,9 @@ fn vec4(v: [f32; 4]) -> super::sys::vec4 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Rgba8,
+    /// 8-bit RGBA without sRGB in its type (OpenGL's GL_RGBA8; GS_RGBA is GL_SRGB8_ALPHA8, whose copies to
+    /// the CPU take Mesa's slow path). Drawn and read the same: the filter never converts sRGB.
+    Rgba8Unorm,
     Rgba16F,
     Rgba32F,
     R8,
@@ -53,6 +56,7 @@ impl Format {
     fn raw(self) -> gs_color_format {
         match self {
             Format::Rgba8 => gs_color_format_GS_RGBA,
+            Format::Rgba8Unorm => gs_color_format_GS_RGBA_UNORM,
             Format::Rgba16F => gs_color_format_GS_RGBA16F,
             Format::Rgba32F => gs_color_format_GS_RGBA32F,
             Format::R8 => gs_color_format_GS_R8,
@@ -219,8 +223,9 @@ pub struct StageSurface {
 }
 
 impl StageSurface {
-    pub fn new(width: u32, height: u32) -> Option<StageSurface> {
-        let raw = unsafe { gs_stagesurface_create(width, height, gs_color_format_GS_RGBA) };
+    /// A copy to the CPU of an 8-bit RGBA texture of `format` (Rgba8 or Rgba8Unorm: the two must match).
+    pub fn new(width: u32, height: u32, format: Format) -> Option<StageSurface> {
+        let raw = unsafe { gs_stagesurface_create(width, height, format.raw()) };
         (!raw.is_null()).then_some(StageSurface { raw, width, height })
     }
 

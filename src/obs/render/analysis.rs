@@ -2,11 +2,13 @@
 //! model's size and its copy to the CPU started; the copy started on the previous frame is read and handed
 //! over. One frame between the copy and its read: the distance libobs itself keeps for its video output, and
 //! the shortest that does not stall the GPU. On D3D11 a copy the GPU has not finished by then is read a frame
-//! later rather than waited for (copy_fence.rs); OpenGL offers no such question.
+//! later rather than waited for (copy_fence.rs); OpenGL offers no such question. A renderer that copies on
+//! the CPU starts the copy a frame later instead, and it is read at once (copy_start.rs).
 
 use super::super::copy_fence::CopyFence;
 use super::super::graphics::{Blending, Format, StageSurface, TexRender, View};
 use super::super::pass_times::{timed, PassTimes};
+use super::copy_start::CopyStart;
 use super::input::Input;
 use super::shaders::Shaders;
 use crate::crop_tracker::Cut;
@@ -24,6 +26,9 @@ pub struct Analysis {
     /// The newest input at the model's size.
     shrunk: TexRender,
     copies: [CopySlot; STAGE_RING],
+    /// The newest shrunk frame whose copy is not started yet: its slot, video frame and cut.
+    to_copy: Option<(usize, u64, Cut)>,
+    start: CopyStart,
     reads: ReadStats,
 }
 
@@ -60,11 +65,17 @@ pub struct ReadStats {
 
 impl Analysis {
     pub fn new() -> Analysis {
-        Analysis { shrunk: TexRender::new(Format::Rgba8), copies: Default::default(), reads: ReadStats::default() }
+        Analysis {
+            shrunk: TexRender::new(Format::Rgba8Unorm),
+            copies: Default::default(),
+            to_copy: None,
+            start: CopyStart::default(),
+            reads: ReadStats::default(),
+        }
     }
 
-    /// Hands the newest finished copy to the worker and starts the copy of video frame `seq` (`input`, of
-    /// `frame_size` pixels). Every frame is analysed: a frame the worker has not taken yet is replaced by the
+    /// Hands the newest finished copy to the worker and shrinks video frame `seq` (`input`, of `frame_size`
+    /// pixels) and starts its copy (at the next frame where starting it now would wait: copy_start.rs). Every frame is analysed: a frame the worker has not taken yet is replaced by the
     /// newer one, so the mask is always of the newest frame the worker could take. With `whole_frame` the
     /// crop is set aside (a new scene: where the person was says nothing of where they are).
     #[allow(clippy::too_many_arguments)]
@@ -78,6 +89,8 @@ impl Analysis {
         shaders: &Shaders,
         timing: &mut Option<PassTimes>,
     ) {
+        // Started a frame late, the previous frame's copy is finished on return, and read next.
+        self.start_copy(worker, seq);
         let Some((width, height)) = worker.input_size() else { return };
         self.read_newest_finished(worker, seq, frame_size);
         let slot = self.free_slot(worker);
@@ -106,20 +119,44 @@ impl Analysis {
         }
         let copy = &mut self.copies[slot];
         if copy.surface.as_ref().map(|s| (s.width, s.height)) != Some((width, height)) {
-            copy.surface = StageSurface::new(width, height);
+            copy.surface = StageSurface::new(width, height, Format::Rgba8Unorm);
             if copy.fence.is_none() {
                 copy.fence = CopyFence::new();
             }
         }
-        match copy.surface.as_mut() {
-            Some(surface) => {
-                surface.stage(self.shrunk.texture());
-                if let Some(fence) = &copy.fence {
-                    fence.mark();
-                }
-                copy.pending = Some((seq, cut));
-            }
-            None => worker.cut_unused(cut),
+        if copy.surface.is_none() {
+            worker.cut_unused(cut);
+            return;
+        }
+        self.to_copy = Some((slot, seq, cut));
+        if self.start.at_once() {
+            self.start_copy(worker, seq);
+        }
+    }
+
+    /// Starts the copy of the shrunk frame not copied yet, unless it is too old to be worth reading.
+    fn start_copy(&mut self, worker: &Worker, seq: u64) {
+        let Some((slot, staged, cut)) = self.to_copy.take() else { return };
+        let copy = &mut self.copies[slot];
+        let Some(surface) = copy.surface.as_mut().filter(|_| seq.saturating_sub(staged) <= MAX_STAGED_AGE) else {
+            worker.cut_unused(cut);
+            return;
+        };
+        let started = Instant::now();
+        surface.stage(self.shrunk.texture());
+        self.start.started(started.elapsed());
+        if let Some(fence) = &copy.fence {
+            fence.mark();
+        }
+        copy.pending = Some((staged, cut));
+    }
+
+    /// How long starting a copy at once waited for the renderer, where copies are therefore started a frame
+    /// late.
+    pub fn copies_started_late(&self) -> Option<Duration> {
+        match self.start {
+            CopyStart::NextFrame(waited) => Some(waited),
+            _ => None,
         }
     }
 

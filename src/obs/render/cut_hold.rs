@@ -129,7 +129,7 @@ impl CutFrames {
             return false;
         }
         if self.staged.is_none() {
-            self.staged = StageSurface::new(1, 1);
+            self.staged = StageSurface::new(1, 1, Format::Rgba8);
             self.fence = CopyFence::new();
         }
         let Some(stage) = self.staged.as_mut() else { return false };

@@ -10,6 +10,7 @@
 mod analysis;
 mod backdrop;
 mod blurred_background;
+mod copy_start;
 mod cut_hold;
 mod input;
 mod kept_frames;
@@ -99,6 +100,12 @@ impl RenderPipeline {
     /// How the copies for the worker were read, where the renderer lets them be skipped (D3D11).
     pub fn fenced_reads(&self) -> Option<String> {
         self.analysis.fenced_reads().map(|reads| reads.summary())
+    }
+
+    /// How long starting a copy for the worker at once waited, where copies are therefore started a frame
+    /// late (a renderer that copies on the CPU).
+    pub fn copies_started_late(&self) -> Option<std::time::Duration> {
+        self.analysis.copies_started_late()
     }
 
     /// The scene cuts seen and held so far, and the frames they held in all.
