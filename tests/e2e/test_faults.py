@@ -95,7 +95,7 @@ def env(tmp_path_factory) -> Iterator[Env]:
               h.obs_config.scene("Video scene", ["Pattern video"]),
               h.obs_config.scene("No video scene", ["Silence", "Empty"])]
     obs = h.ObsInstance(home=home, artifacts=out,
-                        config=h.ObsConfig(canvas=(640, 480), scenes=scenes, sources=sources))
+                        config=h.ObsConfig(canvas=(640, 480), scenes=scenes, sources=sources), core_dumps=True)
     try:
         obs.start()
         obs.set_filter_enabled("Person", FILTER, False)
