@@ -7,7 +7,8 @@
 //! done when the filter would read it waits for a later frame, or is given up for a newer copy (analysis.rs).
 //!
 //! On OpenGL libobs offers no device object to ask; there the copy is read a frame after it was made, as
-//! libobs does for its own video output, and the driver's map may wait.
+//! libobs does for its own video output, and the driver's map may wait (or, where starting a copy copies on
+//! the CPU, it starts a frame later and is read at once: render/copy_start.rs).
 //!
 //! Everything here runs inside the graphics context (see graphics.rs), as OBS's own use of the device does.
 

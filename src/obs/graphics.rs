@@ -225,6 +225,8 @@ pub struct StageSurface {
 impl StageSurface {
     /// A copy to the CPU of an 8-bit RGBA texture of `format` (Rgba8 or Rgba8Unorm: the two must match).
     pub fn new(width: u32, height: u32, format: Format) -> Option<StageSurface> {
+        // `read_rows` reads 4 bytes a pixel.
+        assert!(matches!(format, Format::Rgba8 | Format::Rgba8Unorm), "not an 8-bit RGBA format");
         let raw = unsafe { gs_stagesurface_create(width, height, format.raw()) };
         (!raw.is_null()).then_some(StageSurface { raw, width, height })
     }

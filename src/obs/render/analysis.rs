@@ -2,8 +2,9 @@
 //! model's size and its copy to the CPU started; the copy started on the previous frame is read and handed
 //! over. One frame between the copy and its read: the distance libobs itself keeps for its video output, and
 //! the shortest that does not stall the GPU. On D3D11 a copy the GPU has not finished by then is read a frame
-//! later rather than waited for (copy_fence.rs); OpenGL offers no such question. A renderer that copies on
-//! the CPU starts the copy a frame later instead, and it is read at once (copy_start.rs).
+//! later rather than waited for (copy_fence.rs); OpenGL offers no such question. Except on an OpenGL that
+//! copies on the CPU (Mesa's llvmpipe): there the copy starts at the next frame, is finished when the start
+//! returns, and is read at once (copy_start.rs).
 
 use super::super::copy_fence::CopyFence;
 use super::super::graphics::{Blending, Format, StageSurface, TexRender, View};
@@ -42,8 +43,8 @@ struct CopySlot {
 }
 
 impl CopySlot {
-    /// Whether reading it now cannot wait for the GPU (always, where the renderer cannot be asked: a copy is
-    /// read a frame after it was started at the soonest).
+    /// Whether reading it now cannot wait for the GPU (always, where the renderer cannot be asked: there a
+    /// copy is read a frame after it was started, or, where starting it copies on the CPU, at once).
     fn finished(&self) -> bool {
         self.fence.as_ref().is_none_or(CopyFence::passed)
     }
@@ -74,9 +75,9 @@ impl Analysis {
         }
     }
 
-    /// Hands the newest finished copy to the worker and shrinks video frame `seq` (`input`, of `frame_size`
-    /// pixels) and starts its copy (at the next frame where starting it now would wait: copy_start.rs). Every frame is analysed: a frame the worker has not taken yet is replaced by the
-    /// newer one, so the mask is always of the newest frame the worker could take. With `whole_frame` the
+    /// Hands the newest finished copy to the worker, shrinks video frame `seq` (`input`, of `frame_size`
+    /// pixels) and starts its copy (at the next frame where starting it now would wait: copy_start.rs).
+    /// Every frame is analysed: a frame the worker has not taken yet is replaced by the newer one, so the mask is always of the newest frame the worker could take. With `whole_frame` the
     /// crop is set aside (a new scene: where the person was says nothing of where they are).
     #[allow(clippy::too_many_arguments)]
     pub fn run(
@@ -89,7 +90,8 @@ impl Analysis {
         shaders: &Shaders,
         timing: &mut Option<PassTimes>,
     ) {
-        // Started a frame late, the previous frame's copy is finished on return, and read next.
+        // Where copies start a frame late (only without a fence), the previous frame's is finished when this
+        // returns, and is read next.
         self.start_copy(worker, seq);
         let Some((width, height)) = worker.input_size() else { return };
         self.read_newest_finished(worker, seq, frame_size);
@@ -144,10 +146,16 @@ impl Analysis {
         };
         let started = Instant::now();
         surface.stage(self.shrunk.texture());
-        self.start.started(started.elapsed());
-        if let Some(fence) = &copy.fence {
-            fence.mark();
+        match &copy.fence {
+            // Where the renderer can be asked, a copy is never read before it says done: started a frame
+            // late, it would only be read a frame later.
+            Some(fence) => {
+                fence.mark();
+                self.start = CopyStart::AtOnce;
+            }
+            None => self.start.started(started.elapsed()),
         }
+        debug_assert!(copy.pending.is_none(), "a slot's copy was replaced unread");
         copy.pending = Some((staged, cut));
     }
 
@@ -160,13 +168,13 @@ impl Analysis {
         }
     }
 
-    /// Reads the newest copy the GPU has finished and hands it to the worker; older copies are given up (the
-    /// worker wants the newest frame), as are copies made before a pause (their picture is gone).
     /// How the copies were read, where the renderer can say whether a copy is finished (D3D11).
     pub fn fenced_reads(&self) -> Option<&ReadStats> {
         self.copies.iter().any(|c| c.fence.is_some()).then_some(&self.reads)
     }
 
+    /// Reads the newest copy the GPU has finished and hands it to the worker; older copies are given up (the
+    /// worker wants the newest frame), as are copies made before a pause (their picture is gone).
     fn read_newest_finished(&mut self, worker: &Worker, seq: u64, frame_size: (u32, u32)) {
         for copy in &mut self.copies {
             if copy.pending_seq().is_some_and(|staged| seq.saturating_sub(staged) > MAX_STAGED_AGE) {
