@@ -26,6 +26,7 @@ from PIL import Image
 
 import faults as f
 import obs_harness as h
+import shutdown
 from conftest import PERSON_IMAGE, PERSON_MASK
 from faults import FILTER
 
@@ -109,7 +110,15 @@ def env(tmp_path_factory) -> Iterator[Env]:
         f.expect_colour_mask(obs, "Person", gt, e.colour, e.colour_settings(), wait=90)
         yield e
     finally:
-        obs.stop()
+        died = obs.obs is not None and obs.obs.poll() is not None
+        _, code = obs.stop()
+    if died:
+        # OBS died during the module: its crashing thread's backtrace, from the core it was allowed to write,
+        # in the failure itself (an intermittent crash is a bug to find; CI's log may be all there is).
+        frames = shutdown.backtrace(home, obs.started_at)
+        (out / "crash-backtrace.txt").write_text("\n".join(frames) + "\n")
+        pytest.fail(f"OBS died during the fault suite (exit {code}); crashing thread:\n" +
+                    ("\n".join(frames[:40]) or "no core or no usable backtrace"), pytrace=False)
 
 
 def save(name: str, shot: np.ndarray) -> None:
