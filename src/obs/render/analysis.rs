@@ -77,8 +77,9 @@ impl Analysis {
 
     /// Hands the newest finished copy to the worker, shrinks video frame `seq` (`input`, of `frame_size`
     /// pixels) and starts its copy (at the next frame where starting it now would wait: copy_start.rs).
-    /// Every frame is analysed: a frame the worker has not taken yet is replaced by the newer one, so the mask is always of the newest frame the worker could take. With `whole_frame` the
-    /// crop is set aside (a new scene: where the person was says nothing of where they are).
+    /// Every frame is analysed: a frame the worker has not taken yet is replaced by the newer one, so the
+    /// mask is always of the newest frame the worker could take. With `whole_frame` the crop is set aside (a
+    /// new scene: where the person was says nothing of where they are).
     #[allow(clippy::too_many_arguments)]
     pub fn run(
         &mut self,
@@ -124,6 +125,11 @@ impl Analysis {
             copy.surface = StageSurface::new(width, height, Format::Rgba8Unorm);
             if copy.fence.is_none() {
                 copy.fence = CopyFence::new();
+                // Where the renderer can be asked, a copy is never read before it says done: started a frame
+                // late, it would only be read a frame later.
+                if copy.fence.is_some() {
+                    self.start = CopyStart::AtOnce;
+                }
             }
         }
         if copy.surface.is_none() {
@@ -146,15 +152,10 @@ impl Analysis {
         };
         let started = Instant::now();
         surface.stage(self.shrunk.texture());
-        match &copy.fence {
-            // Where the renderer can be asked, a copy is never read before it says done: started a frame
-            // late, it would only be read a frame later.
-            Some(fence) => {
-                fence.mark();
-                self.start = CopyStart::AtOnce;
-            }
-            None => self.start.started(started.elapsed()),
+        if let Some(fence) = &copy.fence {
+            fence.mark();
         }
+        self.start.started(started.elapsed());
         debug_assert!(copy.pending.is_none(), "a slot's copy was replaced unread");
         copy.pending = Some((staged, cut));
     }

@@ -1,11 +1,12 @@
 //! When to start the copy of a frame for the worker. On a GPU starting a copy only queues it, so it starts
 //! as soon as the frame is shrunk and is read a frame later. An OpenGL that copies on the CPU (OBS's OpenGL
-//! renderer on Mesa's llvmpipe, as on a machine without a GPU) first waits until it has drawn everything the copy reads: started at
-//! once, that wait is the shrink's whole drawing time, on the graphics thread, every frame (about 2 ms at
-//! 720p on the build machine, docs/performance.md). There the copy starts at the next frame instead, when
-//! the drawing is long done, and, being finished on return, is read at once: the worker gets the frame at
-//! the same time, and the graphics thread does not wait. Which renderer it is is measured, not guessed, and
-//! only where no fence can say when a copy is done (OpenGL): with one (D3D11) copies always start at once.
+//! renderer on Mesa's llvmpipe, as on a machine without a GPU) first waits until it has drawn everything the
+//! copy reads: started at once, that wait is the shrink's whole drawing time, on the graphics thread, every
+//! frame (about 2 ms at 720p on the build machine, docs/performance.md). There the copy starts at the next
+//! frame instead, when the drawing is long done, and, being finished on return, is read at once: the worker
+//! gets the frame at the same time, and the graphics thread does not wait. Which renderer it is is measured,
+//! not guessed, and only where no fence can say when a copy is done (OpenGL): with one (D3D11) copies always
+//! start at once (analysis.rs decides that when it makes the fence).
 
 use std::time::Duration;
 
@@ -38,7 +39,8 @@ impl CopyStart {
         !matches!(self, CopyStart::NextFrame(_))
     }
 
-    /// Counts how long a copy started at once took to start; decides once enough were timed.
+    /// Counts how long a copy started at once took to start; decides once enough were timed (nothing once
+    /// decided).
     pub fn started(&mut self, took: Duration) {
         let CopyStart::Measuring(times) = self else { return };
         times.push(took);
