@@ -131,12 +131,17 @@ fn wrapped(fg: vec3<f32>, bg: vec3<f32>, uv: vec2<f32>) -> vec3<f32> {
 }
 
 // Four bilinear taps a quarter footprint from the centre: each averages 2x2 texels.
+// The mean of four bilinear taps `q` from `uv` across and down: each averages 2x2 texels, so with `q` a
+// quarter of a footprint they cover it.
+fn box_average(uv: vec2<f32>, q: vec2<f32>) -> vec4<f32> {
+    return 0.25 * (sample(image, uv + vec2<f32>(-q.x, -q.y)) + sample(image, uv + vec2<f32>(q.x, -q.y)) +
+                   sample(image, uv + vec2<f32>(-q.x, q.y)) + sample(image, uv + vec2<f32>(q.x, q.y)));
+}
+
 @fragment
 fn fs_downscale(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
     let uv = p.crop_origin + uv_at(pos) * p.crop_size;
-    let q = 0.25 * p.footprint;
-    return 0.25 * (sample(image, uv + vec2<f32>(-q.x, -q.y)) + sample(image, uv + vec2<f32>(q.x, -q.y)) +
-                   sample(image, uv + vec2<f32>(-q.x, q.y)) + sample(image, uv + vec2<f32>(q.x, q.y)));
+    return box_average(uv, 0.25 * p.footprint);
 }
 
 @fragment
@@ -174,16 +179,12 @@ fn fs_blur_downsample(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f3
 @fragment
 fn fs_blur_downsample_wide(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
     let uv0 = uv_at(pos);
-    let q = 0.125 * p.footprint;
     var sum = vec4<f32>(0.0);
     for (var qy = 0; qy < 2; qy++) {
         for (var qx = 0; qx < 2; qx++) {
             let centre = uv0 + (vec2<f32>(f32(qx), f32(qy)) - 0.5) * 0.5 * p.footprint;
-            let rgb = sample(image, centre + vec2<f32>(-q.x, -q.y)).rgb +
-                      sample(image, centre + vec2<f32>(q.x, -q.y)).rgb +
-                      sample(image, centre + vec2<f32>(-q.x, q.y)).rgb +
-                      sample(image, centre + vec2<f32>(q.x, q.y)).rgb;
-            sum += vec4<f32>(rgb * 0.25, 1.0) * background_weight(centre);
+            let rgb = box_average(centre, 0.125 * p.footprint).rgb;
+            sum += vec4<f32>(rgb, 1.0) * background_weight(centre);
         }
     }
     return sum * 0.25;
